@@ -1,0 +1,248 @@
+"""Device backends: discovery, synchronisation, timing hooks and device facts.
+
+A backend answers one question for the Rust sampler: "run the kernel k times
+and tell me the elapsed seconds". Two ways exist:
+
+* host timing (CPU): the sampler itself calls the zero-argument kernel k
+  times and reads the monotonic clock around the whole batch, in Rust;
+* device timing (accelerators): :meth:`Device.timer` returns a *batch*
+  callable ``fn(k) -> seconds`` that records a device event before and after
+  the k launches on the stream the work runs on and synchronises once per
+  sample, so the sampler never reads a clock while the device is still busy.
+
+Each backend also says which dtypes it supports and describes itself for the
+run's ``meta.json`` (name, memory, versions).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from accelbench.errors import DeviceError
+
+__all__ = [
+    "BACKENDS",
+    "AcceleratorDevice",
+    "CpuDevice",
+    "Device",
+    "available_backends",
+    "resolve_device",
+]
+
+#: Backends in the order ``--device auto`` prefers them.
+BACKENDS: tuple[str, ...] = ("cuda", "xpu", "npu", "mps", "cpu")
+
+Kernel = Callable[[], object]
+BatchTimer = Callable[[int], float]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
+
+
+@dataclass
+class Device:
+    """One device as accelbench sees it (base class of the backends)."""
+
+    backend: str
+    index: int | None
+    name: str
+    timing_method: str = "host-monotonic"
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> str:
+        """The ``--device`` text that selects this device (``cpu``, ``cuda:0``)."""
+        return self.backend if self.index is None else f"{self.backend}:{self.index}"
+
+    @property
+    def slug(self) -> str:
+        """Short filesystem-safe name, e.g. ``cpu-amd-epyc`` or ``cuda-nvidia-h100``."""
+        return f"{self.backend}-{_slug(self.name)}"[:60].rstrip("-")
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.spec)
+
+    def synchronize(self) -> None:
+        """Wait until all work submitted to the device has finished."""
+
+    def timer(self, fn: Kernel) -> tuple[Kernel | BatchTimer, bool]:
+        """Return what the sampler should drive and whether it is a batch timer."""
+        return fn, False
+
+    def unsupported_dtype(self, dtype: torch.dtype) -> str | None:
+        """Why ``dtype`` cannot run here, or None when it can."""
+        return None
+
+    def memory_bytes(self) -> int | None:
+        """Memory available to kernels, when the backend can tell."""
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _cpu_cache_bytes() -> int | None:
+    """Last-level cache size from sysfs (Linux), used for cold-cache flushes."""
+    best = 0
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in os.listdir(base):
+            path = os.path.join(base, entry, "size")
+            if os.path.exists(path):
+                text = open(path, encoding="utf-8").read().strip()
+                mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+                value = int(text.rstrip("KMG")) * mult
+                best = max(best, value)
+    except (OSError, ValueError):
+        return None
+    return best or None
+
+
+class CpuDevice(Device):
+    """The host CPU; kernels are timed by the Rust sampler's monotonic clock."""
+
+    def __init__(self) -> None:
+        total = None
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            pass
+        facts: dict[str, Any] = {
+            "cpu_model": _cpu_model(),
+            "logical_cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "isa": torch.backends.cpu.get_cpu_capability(),
+            "memory_bytes": total,
+            "llc_bytes": _cpu_cache_bytes(),
+        }
+        super().__init__("cpu", None, facts["cpu_model"], "host-monotonic", facts)
+        self._total = total
+
+    def memory_bytes(self) -> int | None:
+        return self._total
+
+
+class AcceleratorDevice(Device):
+    """A PyTorch accelerator (cuda incl. ROCm, xpu, mps, npu) timed with device events.
+
+    Events are recorded on the current stream of the device, the stream the
+    kernels are launched on, and the host synchronises on the end event once
+    per sample: the sampler sees the device time of k back-to-back launches.
+    """
+
+    def __init__(self, backend: str, index: int | None) -> None:
+        module = getattr(torch, backend)
+        idx = 0 if index is None else index
+        name = backend
+        facts: dict[str, Any] = {}
+        if backend in ("cuda", "xpu", "npu"):
+            count = module.device_count()
+            if idx >= count:
+                raise DeviceError(f"device {backend}:{idx} does not exist ({count} visible)")
+            name = module.get_device_name(idx)
+            props = module.get_device_properties(idx)
+            facts["memory_bytes"] = getattr(props, "total_memory", None)
+            if backend == "cuda":
+                facts["capability"] = f"{props.major}.{props.minor}"
+                facts["multiprocessors"] = props.multi_processor_count
+                facts["hip"] = torch.version.hip
+                facts["cuda"] = torch.version.cuda
+        elif backend == "mps":
+            name = f"Apple {platform.machine()} GPU"
+        facts["name"] = name
+        method = "device-events" if hasattr(torch, "Event") else "host-synchronized"
+        super().__init__(backend, idx if backend != "mps" else None, name, method, facts)
+        self._module = module
+
+    def synchronize(self) -> None:
+        self._module.synchronize()
+
+    def timer(self, fn: Kernel) -> tuple[Kernel | BatchTimer, bool]:
+        device_type = self.backend
+        sync = self._module.synchronize
+
+        def run_batch(k: int) -> float:
+            start = torch.Event(device_type, enable_timing=True)
+            end = torch.Event(device_type, enable_timing=True)
+            start.record()
+            for _ in range(k):
+                fn()
+            end.record()
+            end.synchronize()
+            return float(start.elapsed_time(end)) * 1e-3
+
+        sync()
+        return run_batch, True
+
+    def unsupported_dtype(self, dtype: torch.dtype) -> str | None:
+        if self.backend == "mps" and dtype == torch.float64:
+            return "MPS has no float64"
+        return None
+
+    def memory_bytes(self) -> int | None:
+        value = self.facts.get("memory_bytes")
+        return int(value) if value else None
+
+
+def _backend_available(backend: str) -> bool:
+    if backend == "cpu":
+        return True
+    if backend == "npu":
+        try:
+            import torch_npu  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            return False
+    module = getattr(torch, backend, None)
+    if module is None:
+        return False
+    try:
+        return bool(module.is_available())
+    except Exception:
+        return False
+
+
+def available_backends() -> list[str]:
+    """Backends usable on this machine, best first."""
+    return [b for b in BACKENDS if _backend_available(b)]
+
+
+def resolve_device(spec: str) -> Device:
+    """Turn ``--device`` text (``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...) into a Device."""
+    text = spec.strip().lower()
+    if text == "auto":
+        text = available_backends()[0]
+    backend, _, index_text = text.partition(":")
+    if backend not in BACKENDS:
+        raise DeviceError(
+            f"unknown device {spec!r}: choose auto or one of {', '.join(BACKENDS)}"
+        )
+    index: int | None = None
+    if index_text:
+        if not index_text.isdigit():
+            raise DeviceError(f"bad device index in {spec!r}: expected e.g. {backend}:0")
+        index = int(index_text)
+    if backend == "cpu":
+        if index not in (None, 0):
+            raise DeviceError("the cpu device takes no index")
+        return CpuDevice()
+    if not _backend_available(backend):
+        hint = " (is torch_npu installed?)" if backend == "npu" else ""
+        raise DeviceError(f"device {backend!r} is not available in this PyTorch build{hint}")
+    return AcceleratorDevice(backend, index)

@@ -1,0 +1,84 @@
+"""Human-readable output: the end-of-run summary table and value formatting."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["fmt_time", "summary_table"]
+
+_STATUS_STYLE = {
+    "ok": "green", "unsupported": "dim", "error": "red", "crash": "bold red",
+    "timeout": "red", "mismatch": "magenta",
+}
+
+
+def _num(value: Any) -> float | None:
+    if value is None or value is pd.NA:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def fmt_time(seconds: Any) -> str:
+    """Seconds to a short string with a sensible unit (ns, µs, ms, s)."""
+    value = _num(seconds)
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def _fmt(value: Any, spec: str) -> str:
+    num = _num(value)
+    return "-" if num is None else format(num, spec)
+
+
+def _percent(value: Any) -> str:
+    num = _num(value)
+    return "-" if num is None else f"{100 * num:.2f}%"
+
+
+def summary_table(frame: pd.DataFrame, title: str = "") -> Table:
+    """One line per case: median ± CI, throughput, stability, status."""
+    table = Table(title=title or None, show_lines=False, header_style="bold")
+    for name, justify in (
+        ("kernel", "left"), ("case", "left"), ("dtype", "left"), ("status", "left"),
+        ("median", "right"), ("±CI", "right"), ("TFLOP/s", "right"), ("GB/s", "right"),
+        ("CV", "right"), ("n", "right"), ("conv", "center"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in frame.to_dict("records"):
+        status = str(row["status"])
+        conv = row.get("converged")
+        table.add_row(
+            str(row["kernel"]),
+            str(row["case"]),
+            str(row["dtype"]),
+            f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
+            fmt_time(row.get("median_s")),
+            _percent(row.get("rel_ci")),
+            _fmt(row.get("tflops"), ".3g"),
+            _fmt(row.get("gbps"), ".3g"),
+            _fmt(row.get("cv"), ".3f"),
+            _fmt(row.get("n_samples"), ".0f"),
+            "-" if conv is None or conv is pd.NA else ("yes" if conv else "[yellow]no[/]"),
+        )
+    return table
+
+
+def print_errors(frame: pd.DataFrame, console: Console) -> None:
+    """List the reason of every case that is not ok."""
+    bad = frame[frame["status"] != "ok"]
+    for row in bad.to_dict("records"):
+        console.print(f"  {row['status']}: {row['kernel']} {row['case']} {row['dtype']}: {row['error']}",
+                      markup=False, highlight=False)

@@ -1,0 +1,167 @@
+"""The interface every kernel family implements, and the frozen case spec.
+
+A *family* (matmul, attention, ...) turns catalog entries into :class:`Case`
+objects (``expand``) and a case into something runnable on a device
+(``prepare``). Families are plain objects listed explicitly in
+:mod:`accelbench.workloads`; nothing registers itself at import time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from accelbench.errors import CatalogError
+
+__all__ = [
+    "DTYPES",
+    "Case",
+    "Family",
+    "Prepared",
+    "canonical_dtype",
+    "check_fields",
+    "sweep",
+    "torch_dtype",
+]
+
+#: Canonical dtype names (used in catalogs, the CLI and the `dtype` column).
+DTYPES: dict[str, torch.dtype] = {
+    "fp64": torch.float64,
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+_ALIASES = {
+    "float64": "fp64", "double": "fp64",
+    "float32": "fp32", "float": "fp32",
+    "bfloat16": "bf16",
+    "float16": "fp16", "half": "fp16",
+}
+
+
+def canonical_dtype(name: str) -> str:
+    """``'bfloat16'`` -> ``'bf16'``; raises ValueError for unknown names."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r} (known: {', '.join(DTYPES)})")
+    return key
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return DTYPES[canonical_dtype(name)]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measurable case: a kernel family, a shape, a dtype.
+
+    ``params`` keeps the family's parameters in catalog order; ``case`` is the
+    readable name that carries the variant (``llama3-8b qkv_proj T=2048``).
+    """
+
+    kernel: str
+    case: str
+    dtype: str
+    params: tuple[tuple[str, Any], ...]
+    model: str | None = None
+    source: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Identity of the case inside a run (used by resume and comparisons)."""
+        return f"{self.kernel}|{self.case}|{self.dtype}"
+
+    @property
+    def seed(self) -> int:
+        """Per-case input seed: the same on every machine, so inputs are bit-identical."""
+        return zlib.crc32(f"{self.kernel}|{self.case}".encode())
+
+    def param(self, name: str) -> Any:
+        return dict(self.params)[name]
+
+    @property
+    def params_text(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.params)
+
+
+@dataclass
+class Prepared:
+    """A case made runnable on one device.
+
+    ``fn`` launches the kernel once (asynchronously on accelerators).
+    ``flops``/``bytes`` are per launch: the exact FLOP count and the bytes the
+    kernel must move at least once. ``output`` returns the result tensor of
+    the last launch; ``reference`` computes the float64 CPU reference.
+    """
+
+    fn: Callable[[], object]
+    flops: float | None = None
+    bytes: float | None = None
+    output: Callable[[], torch.Tensor] | None = None
+    reference: Callable[[], torch.Tensor] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Family(Protocol):
+    """What a kernel family provides (built-in or user-defined)."""
+
+    name: str
+    default_dtypes: tuple[str, ...]
+
+    def expand(self, entry: Mapping[str, Any], where: str) -> list[Case]:
+        """Validate one catalog entry and expand its sweeps into cases."""
+        ...
+
+    def prepare(self, case: Case, device: Any) -> Prepared:
+        """Build inputs on the CPU from ``case.seed``, move them to ``device``."""
+        ...
+
+
+def check_fields(
+    entry: Mapping[str, Any], allowed: Iterable[str], where: str, required: Iterable[str] = ()
+) -> None:
+    """Reject unknown or missing fields with a message naming file and field."""
+    allowed_set = set(allowed)
+    for key in entry:
+        if key not in allowed_set:
+            raise CatalogError(
+                f"{where}: unknown field {key!r} (allowed: {', '.join(sorted(allowed_set))})"
+            )
+    for key in required:
+        if key not in entry:
+            raise CatalogError(f"{where}: missing field {key!r}")
+
+
+def positive_ints(entry: Mapping[str, Any], key: str, where: str) -> list[int]:
+    """A field that is a positive int or a list of them (a sweep)."""
+    value = entry[key]
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise CatalogError(f"{where}: field {key!r} is an empty list")
+    for v in values:
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise CatalogError(f"{where}: field {key!r} must be positive integers, got {v!r}")
+    return list(values)
+
+
+def sweep(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product of the axes, in the order given."""
+    keys = list(axes)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str) -> list[str]:
+    raw = entry.get("dtypes", list(default))
+    if not isinstance(raw, list) or not raw:
+        raise CatalogError(f"{where}: field 'dtypes' must be a non-empty list")
+    try:
+        return [canonical_dtype(str(d)) for d in raw]
+    except ValueError as exc:
+        raise CatalogError(f"{where}: field 'dtypes': {exc}") from None
