@@ -66,9 +66,12 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
 pub fn summarize_sorted(sorted: &[f64]) -> Summary {
     let n = sorted.len();
     let nf = n as f64;
-    let mean = sorted.iter().sum::<f64>() / nf;
-    // Two-pass variance: accurate for timing data, whose spread is tiny
-    // relative to its mean.
+    // Mean shifted by the minimum: exact for all-equal samples (so std and
+    // cv are exactly 0 there) and more accurate when the spread is small
+    // relative to the values, as for timings.
+    let x0 = sorted[0];
+    let mean = x0 + sorted.iter().map(|x| x - x0).sum::<f64>() / nf;
+    // Two-pass variance around that mean.
     let std = if n > 1 {
         let ss: f64 = sorted.iter().map(|x| (x - mean) * (x - mean)).sum();
         (ss / (nf - 1.0)).sqrt()

@@ -64,8 +64,9 @@ fn single_and_constant_samples() {
     let s = summarize(&[2.0]).unwrap();
     assert_eq!((s.std, s.cv, s.median, s.iqr), (0.0, 0.0, 2.0, 0.0));
     assert_eq!(median_ci(&[2.0], 0.95).unwrap(), (2.0, 2.0));
-    let a = analyze(&[3.0; 50], 0.95).unwrap();
-    assert_eq!((a.ci_low, a.ci_high, a.rel_ci), (3.0, 3.0, 0.0));
+    let a = analyze(&[1e-3; 100], 0.95).unwrap();
+    assert_eq!(a.summary.std, 0.0);
+    assert_eq!((a.ci_low, a.ci_high, a.rel_ci), (1e-3, 1e-3, 0.0));
     assert_eq!(a.summary.cv, 0.0);
     assert_eq!(a.outliers.fraction, 0.0);
     assert_eq!(a.drift, 0.0);
