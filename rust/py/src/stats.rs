@@ -153,8 +153,8 @@ impl PyAnalysis {
 /// Robust summary of samples.
 #[pyfunction]
 fn summarize(py: Python<'_>, samples: &Bound<'_, PyAny>) -> PyResult<PySummary> {
-    let x = extract_samples(samples)?;
-    compute(py, || stats::summarize(&x)).map(PySummary::from)
+    let mut x = extract_samples(samples)?;
+    compute(py, || stats::summarize_mut(&mut x)).map(PySummary::from)
 }
 
 /// Exact distribution-free confidence interval of the median.
@@ -223,8 +223,8 @@ fn drift(py: Python<'_>, samples: &Bound<'_, PyAny>) -> PyResult<f64> {
 #[pyfunction]
 #[pyo3(signature = (samples, confidence = 0.95))]
 fn analyze(py: Python<'_>, samples: &Bound<'_, PyAny>, confidence: f64) -> PyResult<PyAnalysis> {
-    let x = extract_samples(samples)?;
-    let a = compute(py, || stats::analyze(&x, confidence))?;
+    let mut x = extract_samples(samples)?;
+    let a = compute(py, || stats::analyze_mut(&mut x, confidence))?;
     Ok(PyAnalysis {
         summary: Py::new(py, PySummary::from(a.summary))?,
         ci_low: a.ci_low,

@@ -1,9 +1,10 @@
 //! Everything the result table needs from one sample set, in one pass.
-use super::ci::median_ci_sorted;
+use super::ci::median_ci_ranks;
 use super::drift::drift_with_median;
-use super::outliers::outliers_sorted;
-use super::summary::summarize_sorted;
-use super::{check_confidence, sorted_copy, Outliers, Summary};
+use super::outliers::count_outliers;
+use super::select::{median_select, select_ranks};
+use super::summary::{summary_of_selected, summary_ranks};
+use super::{check_confidence, validate, Outliers, Summary};
 use crate::Result;
 
 /// Summary, median confidence interval, outliers and drift of one run.
@@ -36,23 +37,39 @@ pub fn rel_ci(median: f64, low: f64, high: f64) -> f64 {
     }
 }
 
-/// Analyses raw samples in measurement order (order matters for drift
-/// only). Sorts once.
+/// Analyses raw samples given in measurement order, reordering them in
+/// place. Drift (the only order-dependent figure) is computed first, on
+/// copies of the first and last thirds; then one multi-rank selection
+/// serves the summary and the median's confidence interval.
 ///
 /// # Errors
 /// [`crate::Error::Empty`], [`crate::Error::NonFinite`], or
 /// [`crate::Error::InvalidArgument`] for a confidence outside `(0, 1)`.
-pub fn analyze(samples: &[f64], confidence: f64) -> Result<Analysis> {
+pub fn analyze_mut(samples: &mut [f64], confidence: f64) -> Result<Analysis> {
     check_confidence(confidence)?;
-    let sorted = sorted_copy(samples)?;
-    let summary = summarize_sorted(&sorted);
-    let (ci_low, ci_high) = median_ci_sorted(&sorted, confidence);
+    validate(samples)?;
+    let n = samples.len();
+    let median = median_select(&mut samples.to_vec());
+    let drift = drift_with_median(samples, median);
+    let ci = median_ci_ranks(n, confidence);
+    let (lo, hi) = ci.unwrap_or((0, n - 1));
+    select_ranks(samples, &summary_ranks(n, &[lo, hi]));
+    let summary = summary_of_selected(samples);
+    let (ci_low, ci_high) = (samples[lo], samples[hi]);
     Ok(Analysis {
         summary,
         ci_low,
         ci_high,
         rel_ci: rel_ci(summary.median, ci_low, ci_high),
-        outliers: outliers_sorted(&sorted),
-        drift: drift_with_median(samples, summary.median),
+        outliers: count_outliers(samples, summary.q1, summary.q3),
+        drift,
     })
+}
+
+/// As [`analyze_mut`], on a copy of the samples.
+///
+/// # Errors
+/// As [`analyze_mut`].
+pub fn analyze(samples: &[f64], confidence: f64) -> Result<Analysis> {
+    analyze_mut(&mut samples.to_vec(), confidence)
 }

@@ -19,7 +19,8 @@
 //! needs no `ln Γ` (whose absolute error grows with `n`), is exact to a few
 //! ulps per step, and costs `O(sqrt(n))`: well under a millisecond for
 //! `n = 10^7`.
-use super::{check_confidence, sorted_copy};
+use super::select::select_ranks;
+use super::{check_confidence, validate};
 use crate::Result;
 
 /// 0-based indices `(lo, hi)` into the sorted samples of the exact median
@@ -94,5 +95,12 @@ pub fn median_ci_sorted(sorted: &[f64], confidence: f64) -> (f64, f64) {
 /// [`crate::Error::InvalidArgument`] for a confidence outside `(0, 1)`.
 pub fn median_ci(samples: &[f64], confidence: f64) -> Result<(f64, f64)> {
     check_confidence(confidence)?;
-    Ok(median_ci_sorted(&sorted_copy(samples)?, confidence))
+    validate(samples)?;
+    let n = samples.len();
+    let (lo, hi) = median_ci_ranks(n, confidence).unwrap_or((0, n - 1));
+    // Two order statistics: selection, not a full sort.
+    let mut v = samples.to_vec();
+    let ranks = [lo, hi];
+    select_ranks(&mut v, if lo == hi { &ranks[..1] } else { &ranks });
+    Ok((v[lo], v[hi]))
 }

@@ -5,14 +5,13 @@
 //! down), drift compares the first `m` and the last `m` samples *in
 //! measurement order*: `(median(last) - median(first)) / median(all)`.
 //! Positive drift means the case got slower.
-use super::{median_sorted, sorted_copy};
+use super::select::median_select;
+use super::validate;
 use crate::Result;
 
 /// Median of an unsorted, validated slice (copies it).
 fn median_of(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_unstable_by(f64::total_cmp);
-    median_sorted(&v)
+    median_select(&mut values.to_vec())
 }
 
 /// Drift of samples in measurement order, given their overall median.
@@ -33,6 +32,6 @@ pub fn drift_with_median(samples: &[f64], median: f64) -> f64 {
 /// # Errors
 /// [`crate::Error::Empty`] or [`crate::Error::NonFinite`].
 pub fn drift(samples: &[f64]) -> Result<f64> {
-    let sorted = sorted_copy(samples)?;
-    Ok(drift_with_median(samples, median_sorted(&sorted)))
+    validate(samples)?;
+    Ok(drift_with_median(samples, median_of(samples)))
 }

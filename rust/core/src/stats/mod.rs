@@ -20,14 +20,15 @@ pub mod ci;
 pub mod drift;
 pub mod outliers;
 pub mod rng;
+pub mod select;
 pub mod summary;
 
-pub use analysis::{analyze, Analysis};
+pub use analysis::{analyze, analyze_mut, Analysis};
 pub use bootstrap::{bootstrap_ci, bootstrap_ratio_ci, Statistic};
 pub use ci::{median_ci, median_ci_ranks, median_ci_sorted};
 pub use drift::drift;
 pub use outliers::{outliers, Outliers};
-pub use summary::{quantile_sorted, summarize, Summary};
+pub use summary::{quantile_sorted, summarize, summarize_mut, Summary};
 
 use crate::{Error, Result};
 

@@ -6,7 +6,8 @@
 //! `3 iqr` (Tukey, *Exploratory Data Analysis*, 1977; the same
 //! classification as criterion.rs). Points exactly on a fence are not
 //! outliers of that class.
-use super::{quantile_sorted, sorted_copy};
+use super::select::{quantile_ranks, select_ranks};
+use super::{quantile_sorted, validate};
 use crate::Result;
 
 /// Counts of Tukey outliers.
@@ -24,11 +25,9 @@ pub struct Outliers {
     pub fraction: f64,
 }
 
-/// Outlier counts of sorted, validated samples.
+/// Outlier counts of validated samples (any order) given their quartiles.
 #[must_use]
-pub fn outliers_sorted(sorted: &[f64]) -> Outliers {
-    let q1 = quantile_sorted(sorted, 0.25);
-    let q3 = quantile_sorted(sorted, 0.75);
+pub fn count_outliers(samples: &[f64], q1: f64, q3: f64) -> Outliers {
     let iqr = q3 - q1;
     let (ls, lm) = (q1 - 3.0 * iqr, q1 - 1.5 * iqr);
     let (hm, hs) = (q3 + 1.5 * iqr, q3 + 3.0 * iqr);
@@ -39,7 +38,7 @@ pub fn outliers_sorted(sorted: &[f64]) -> Outliers {
         high_severe: 0,
         fraction: 0.0,
     };
-    for &x in sorted {
+    for &x in samples {
         if x < ls {
             o.low_severe += 1;
         } else if x < lm {
@@ -51,7 +50,7 @@ pub fn outliers_sorted(sorted: &[f64]) -> Outliers {
         }
     }
     let all = o.low_severe + o.low_mild + o.high_mild + o.high_severe;
-    o.fraction = all as f64 / sorted.len() as f64;
+    o.fraction = all as f64 / samples.len() as f64;
     o
 }
 
@@ -60,5 +59,15 @@ pub fn outliers_sorted(sorted: &[f64]) -> Outliers {
 /// # Errors
 /// [`crate::Error::Empty`] or [`crate::Error::NonFinite`].
 pub fn outliers(samples: &[f64]) -> Result<Outliers> {
-    Ok(outliers_sorted(&sorted_copy(samples)?))
+    validate(samples)?;
+    let mut v = samples.to_vec();
+    let n = v.len();
+    let [a, b] = quantile_ranks(n, 0.25);
+    let [c, d] = quantile_ranks(n, 0.75);
+    let mut ranks = vec![a, b, c, d];
+    ranks.sort_unstable();
+    ranks.dedup();
+    select_ranks(&mut v, &ranks);
+    let (q1, q3) = (quantile_sorted(&v, 0.25), quantile_sorted(&v, 0.75));
+    Ok(count_outliers(samples, q1, q3))
 }

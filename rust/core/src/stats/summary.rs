@@ -6,7 +6,8 @@
 //! This is Hyndman & Fan's definition 7, the default of `numpy.percentile`,
 //! R's `quantile` and Excel's `PERCENTILE.INC`, so figures agree with what a
 //! user recomputes from the raw samples.
-use super::sorted_copy;
+use super::select::{quantile_ranks, select_ranks};
+use super::validate;
 use crate::Result;
 
 /// Robust summary of raw samples.
@@ -43,6 +44,9 @@ pub struct Summary {
 /// Quantile `p` (in `[0, 1]`) of a sorted, non-empty slice by linear
 /// interpolation (Hyndman–Fan type 7, numpy's default).
 ///
+/// Only positions `floor((n-1)p)` and the next one are read, so a slice
+/// prepared by [`super::select::select_ranks`] for those ranks works too.
+///
 /// # Panics
 /// If `sorted` is empty.
 #[must_use]
@@ -61,31 +65,44 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
     }
 }
 
-/// Summary of an already sorted and validated slice.
-#[must_use]
-pub fn summarize_sorted(sorted: &[f64]) -> Summary {
-    let n = sorted.len();
+/// Probabilities of the quantiles a [`Summary`] reports.
+const PROBS: [f64; 6] = [0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
+
+/// Ascending, unique ranks a summary of `n` values needs, plus `extra`.
+pub(crate) fn summary_ranks(n: usize, extra: &[usize]) -> Vec<usize> {
+    let mut ranks: Vec<usize> = PROBS.iter().flat_map(|&p| quantile_ranks(n, p)).collect();
+    ranks.extend_from_slice(&[0, n - 1]);
+    ranks.extend_from_slice(extra);
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// Summary of a validated slice in which the ranks of [`summary_ranks`]
+/// have been selected (a sorted slice qualifies).
+pub(crate) fn summary_of_selected(v: &[f64]) -> Summary {
+    let n = v.len();
     let nf = n as f64;
     // Mean shifted by the minimum: exact for all-equal samples (so std and
     // cv are exactly 0 there) and more accurate when the spread is small
     // relative to the values, as for timings.
-    let x0 = sorted[0];
-    let mean = x0 + sorted.iter().map(|x| x - x0).sum::<f64>() / nf;
+    let x0 = v[0];
+    let mean = x0 + v.iter().map(|x| x - x0).sum::<f64>() / nf;
     // Two-pass variance around that mean.
     let std = if n > 1 {
-        let ss: f64 = sorted.iter().map(|x| (x - mean) * (x - mean)).sum();
+        let ss: f64 = v.iter().map(|x| (x - mean) * (x - mean)).sum();
         (ss / (nf - 1.0)).sqrt()
     } else {
         0.0
     };
-    let q = |p| quantile_sorted(sorted, p);
+    let q = |p| quantile_sorted(v, p);
     let (q1, q3) = (q(0.25), q(0.75));
     Summary {
         n,
         mean,
         std,
-        min: sorted[0],
-        max: sorted[n - 1],
+        min: v[0],
+        max: v[n - 1],
         median: q(0.5),
         q1,
         q3,
@@ -97,12 +114,29 @@ pub fn summarize_sorted(sorted: &[f64]) -> Summary {
     }
 }
 
-/// Summary of raw samples (any order).
+/// Summary of an already sorted, finite, non-empty slice.
+#[must_use]
+pub fn summarize_sorted(sorted: &[f64]) -> Summary {
+    summary_of_selected(sorted)
+}
+
+/// Summary of raw samples, reordering them in place (no copy).
 ///
-/// Cost: one sort, `O(n log n)`.
+/// Cost: `O(n)` passes plus a multi-rank selection, `O(n log m)` for the
+/// `m ≈ 14` order statistics needed (see [`super::select`]); no full sort.
+///
+/// # Errors
+/// [`crate::Error::Empty`] or [`crate::Error::NonFinite`].
+pub fn summarize_mut(samples: &mut [f64]) -> Result<Summary> {
+    validate(samples)?;
+    select_ranks(samples, &summary_ranks(samples.len(), &[]));
+    Ok(summary_of_selected(samples))
+}
+
+/// Summary of raw samples (any order); copies them once.
 ///
 /// # Errors
 /// [`crate::Error::Empty`] or [`crate::Error::NonFinite`].
 pub fn summarize(samples: &[f64]) -> Result<Summary> {
-    Ok(summarize_sorted(&sorted_copy(samples)?))
+    summarize_mut(&mut samples.to_vec())
 }

@@ -181,7 +181,35 @@ fn samples_strategy() -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(-1e6..1e6_f64, 1..300)
 }
 
+/// Samples with many ties (to stress selection) or continuous values.
+fn tied_or_continuous() -> impl Strategy<Value = Vec<f64>> {
+    prop_oneof![
+        prop::collection::vec((0u8..5).prop_map(f64::from), 1..400),
+        prop::collection::vec(-1e3..1e3_f64, 1..400),
+    ]
+}
+
 proptest! {
+    #[test]
+    fn selection_agrees_with_full_sort(x in tied_or_continuous()) {
+        let mut sorted = x.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let by_sort = summary::summarize_sorted(&sorted);
+        let s = summarize(&x).unwrap();
+        // The mean/std sums run in a different order; the rest is exact.
+        prop_assert!(close(s.mean, by_sort.mean, 1e-12) && close(s.std, by_sort.std, 1e-9));
+        prop_assert_eq!(
+            (s.min, s.max, s.p5, s.q1, s.median, s.q3, s.p95, s.p99),
+            (by_sort.min, by_sort.max, by_sort.p5, by_sort.q1, by_sort.median,
+             by_sort.q3, by_sort.p95, by_sort.p99)
+        );
+        let a = analyze(&x, 0.95).unwrap();
+        prop_assert_eq!((a.ci_low, a.ci_high), ci::median_ci_sorted(&sorted, 0.95));
+        let o = outliers(&x).unwrap();
+        prop_assert_eq!(a.outliers, o);
+        prop_assert_eq!(o, outliers::count_outliers(&sorted, by_sort.q1, by_sort.q3));
+    }
+
     #[test]
     fn quantiles_are_monotone_and_bounded(x in samples_strategy()) {
         let s = summarize(&x).unwrap();
