@@ -66,8 +66,10 @@ def bench_ci(n: int, resamples: int) -> None:
     ).confidence_interval
     t_scipy = time.perf_counter() - t0
     width = ref.high - ref.low
-    print(f"{'method':<34}{'time':>12}{'speedup':>10}   {'low':>12} {'high':>12}"
-          f" {'Δlow/w':>8} {'Δhigh/w':>8}")
+    print(
+        f"{'method':<34}{'time':>12}{'speedup':>10}   {'low':>12} {'high':>12}"
+        f" {'Δlow/w':>8} {'Δhigh/w':>8}"
+    )
     rows = [
         ("scipy bootstrap (percentile)", t_scipy, (ref.low, ref.high)),
         ("Rust bootstrap_ci (percentile)", t_boot, boot),
@@ -78,8 +80,10 @@ def bench_ci(n: int, resamples: int) -> None:
             f"{name:<34}{fmt_s(t):>12}{t_scipy / t:>9.1f}x   {lo:12.6e} {hi:12.6e}"
             f" {(lo - ref.low) / width:+8.3f} {(hi - ref.high) / width:+8.3f}"
         )
-    print(f"(Δ: difference to scipy's interval, in units of its width w = {width:.3e}; "
-          f"median = {np.median(x):.6e})")
+    print(
+        f"(Δ: difference to scipy's interval, in units of its width w = {width:.3e}; "
+        f"median = {np.median(x):.6e})"
+    )
 
 
 def bench_summary(n: int) -> None:
@@ -88,19 +92,26 @@ def bench_summary(n: int) -> None:
 
     def numpy_pipeline() -> tuple[float, ...]:
         q = np.percentile(x, [5, 25, 50, 75, 95, 99])
-        return (float(np.mean(x)), float(np.std(x, ddof=1)), float(x.min()), float(x.max()),
-                *map(float, q))
+        return (
+            float(np.mean(x)),
+            float(np.std(x, ddof=1)),
+            float(x.min()),
+            float(x.max()),
+            *map(float, q),
+        )
 
     t_np, ref = best_of(numpy_pipeline, repeat=7)
     t_rs, s = best_of(lambda: core.summarize(x), repeat=7)
     t_an, _ = best_of(lambda: core.analyze(x), repeat=7)
     ours = (s.mean, s.std, s.min, s.max, s.p5, s.q1, s.median, s.q3, s.p95, s.p99)
-    max_rel = max(abs(a - b) / abs(b) for a, b in zip(ours, ref))
+    max_rel = max(abs(a - b) / abs(b) for a, b in zip(ours, ref, strict=True))
     print(f"{'pipeline':<58}{'time':>12}{'vs numpy':>10}")
     print(f"{'numpy mean, std, min, max, percentile x6':<58}{fmt_s(t_np):>12}{1.0:>9.2f}x")
     print(f"{'Rust summarize (same figures)':<58}{fmt_s(t_rs):>12}{t_np / t_rs:>9.2f}x")
-    print(f"{'Rust analyze (+ exact median CI, outliers, drift)':<58}{fmt_s(t_an):>12}"
-          f"{t_np / t_an:>9.2f}x")
+    print(
+        f"{'Rust analyze (+ exact median CI, outliers, drift)':<58}{fmt_s(t_an):>12}"
+        f"{t_np / t_an:>9.2f}x"
+    )
     print(f"largest relative difference to numpy: {max_rel:.1e}")
 
 
@@ -115,8 +126,10 @@ def bench_overhead(iterations: int) -> float:
     print(f"{'harness':<44}{'per iteration':>14}")
     print(f"{'Rust sampler batch loop (call0 + check)':<44}{fmt_s(rust):>14}")
     print(f"{'timeit.repeat(empty, number=N)':<44}{fmt_s(py):>14}")
-    print(f"clock resolution: {fmt_s(core.clock_resolution()).strip()}   "
-          f"ratio Rust/timeit: {rust / py:.2f}")
+    print(
+        f"clock resolution: {fmt_s(core.clock_resolution()).strip()}   "
+        f"ratio Rust/timeit: {rust / py:.2f}"
+    )
     return rust
 
 
@@ -133,8 +146,10 @@ def busy_wait(seconds: float) -> Callable[[], None]:
 
 def bench_sweep(cases: list[float], max_time_s: float, warmup_s: float, floor: float) -> None:
     section(f"4. busy-wait sweep (target 1%, max_time_s={max_time_s}, warmup_s={warmup_s})")
-    print(f"{'truth':>10} {'median':>11} {'err':>7} {'rel_ci':>7} {'n':>6} {'k':>6} "
-          f"{'conv':>5} {'stop':>12} {'wall':>7} {'floor':>9} {'floor%':>7}")
+    print(
+        f"{'truth':>10} {'median':>11} {'err':>7} {'rel_ci':>7} {'n':>6} {'k':>6} "
+        f"{'conv':>5} {'stop':>12} {'wall':>7} {'floor':>9} {'floor%':>7}"
+    )
     t_all = time.perf_counter()
     converged = 0
     errors = []
@@ -149,11 +164,15 @@ def bench_sweep(cases: list[float], max_time_s: float, warmup_s: float, floor: f
             f"{r.elapsed_s:6.2f}s {fmt_s(floor):>9} {floor / truth:7.3%}"
         )
     total = time.perf_counter() - t_all
-    print(f"converged: {converged}/{len(cases)}   total wall: {total:.1f} s   "
-          f"median |err|: {statistics.median(errors):.2%}")
-    print("(err: median vs the nominal busy-wait time, which the spin loop overshoots by up"
-          " to one perf_counter() call plus the call itself; floor: loop overhead per"
-          " iteration)")
+    print(
+        f"converged: {converged}/{len(cases)}   total wall: {total:.1f} s   "
+        f"median |err|: {statistics.median(errors):.2%}"
+    )
+    print(
+        "(err: median vs the nominal busy-wait time, which the spin loop overshoots by up"
+        " to one perf_counter() call plus the call itself; floor: loop overhead per"
+        " iteration)"
+    )
 
 
 def main() -> None:
