@@ -68,6 +68,17 @@ def bootstrap_ci(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]: ...
+def bootstrap_ratio_ci(
+    a: Samples,
+    b: Samples,
+    *,
+    statistic: Literal["median", "mean"] = "median",
+    resamples: int = 100_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of statistic(b) / statistic(a); every value of a must be > 0."""
+
 def outliers(samples: Samples) -> Outliers: ...
 def drift(samples: Samples) -> float: ...
 def analyze(samples: Samples, confidence: float = 0.95) -> Analysis: ...
@@ -81,8 +92,8 @@ class SampleResult:
     converged: bool  # rel_ci <= target_rel_ci with at least min_samples samples
     stop_reason: Literal["converged", "time_budget", "max_samples"]
     median_s: float
-    ci_low_s: float
-    ci_high_s: float
+    ci_low_s: float  # -inf when fewer than 2 samples
+    ci_high_s: float  # +inf when fewer than 2 samples
     rel_ci: float  # inf when fewer than 2 samples
     warmup_s: float  # wall time spent warming up
     warmup_iters: int

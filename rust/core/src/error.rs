@@ -25,7 +25,10 @@ impl fmt::Display for Error {
         match self {
             Error::Empty => write!(f, "no samples: statistics need at least one value"),
             Error::NonFinite { index } => {
-                write!(f, "sample {index} is NaN or infinite; samples must be finite")
+                write!(
+                    f,
+                    "sample {index} is NaN or infinite; samples must be finite"
+                )
             }
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::Workload(msg) => write!(f, "workload failed: {msg}"),
