@@ -180,7 +180,7 @@ def load_suite(name_or_path: str, catalog: Path | None = None) -> Suite:
             raise CatalogError(f"unknown suite {name_or_path!r} (known: {', '.join(known)})")
     where = str(path)
     data = _read_toml(path)
-    if "family" in data:
+    if "family" in data or "case" in data:
         return Suite(path.stem, str(data.get("description", "")), _family_cases(data, where),
                      source=where)
     for key in data:

@@ -106,7 +106,8 @@ def _cpu_cache_bytes() -> int | None:
         for entry in os.listdir(base):
             path = os.path.join(base, entry, "size")
             if os.path.exists(path):
-                text = open(path, encoding="utf-8").read().strip()
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read().strip()
                 mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
                 value = int(text.rstrip("KMG")) * mult
                 best = max(best, value)

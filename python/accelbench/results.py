@@ -150,7 +150,7 @@ def results_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows))
     for col in COLUMNS:
         if col.name not in frame:
-            frame[col.name] = pd.NA
+            frame[col.name] = pd.Series([None] * len(frame), dtype=col.dtype, index=frame.index)
     extra = [c for c in frame.columns if c not in COLUMN_NAMES]
     frame = frame[list(COLUMN_NAMES) + extra]
     for col in COLUMNS:
@@ -183,7 +183,18 @@ class RunDir:
     def open(cls, path: Path) -> RunDir:
         if not (path / "meta.json").is_file():
             raise UsageError(f"{path}: not a run directory (no meta.json)")
-        return cls(path)
+        run = cls(path)
+        run._end_torn_line()
+        return run
+
+    def _end_torn_line(self) -> None:
+        """A run killed mid-write leaves a partial last line: close it so appends stay parseable."""
+        if not self.events_path.exists() or self.events_path.stat().st_size == 0:
+            return
+        with self.events_path.open("rb+") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
 
     # -- files --------------------------------------------------------------
     @property
