@@ -147,19 +147,23 @@ def busy_wait(seconds: float) -> Callable[[], None]:
 def bench_sweep(cases: list[float], max_time_s: float, warmup_s: float, floor: float) -> None:
     section(f"4. busy-wait sweep (target 1%, max_time_s={max_time_s}, warmup_s={warmup_s})")
     print(
-        f"{'truth':>10} {'median':>11} {'err':>7} {'rel_ci':>7} {'n':>6} {'k':>6} "
+        f"{'truth':>10} {'median':>11} {'err':>7} {'timeit':>11} {'rel_ci':>7} {'n':>6} {'k':>6} "
         f"{'conv':>5} {'stop':>12} {'wall':>7} {'floor':>9} {'floor%':>7}"
     )
     t_all = time.perf_counter()
     converged = 0
     errors = []
     for truth in cases:
-        r = core.sample(busy_wait(truth), max_time_s=max_time_s, warmup_s=warmup_s)
+        fn = busy_wait(truth)
+        r = core.sample(fn, max_time_s=max_time_s, warmup_s=warmup_s)
+        # Reference: median of 20 timeit rounds of the same k calls.
+        ref = statistics.median(timeit.repeat(fn, number=r.k, repeat=20)) / r.k
         err = r.median_s / truth - 1
         errors.append(abs(err))
         converged += r.converged
         print(
-            f"{fmt_s(truth):>10} {fmt_s(r.median_s):>11} {err:+7.2%} {r.rel_ci:7.2%} "
+            f"{fmt_s(truth):>10} {fmt_s(r.median_s):>11} {err:+7.2%} {fmt_s(ref):>11} "
+            f"{r.rel_ci:7.2%} "
             f"{len(r.samples):>6} {r.k:>6} {r.converged!s:>5} {r.stop_reason:>12} "
             f"{r.elapsed_s:6.2f}s {fmt_s(floor):>9} {floor / truth:7.3%}"
         )
@@ -169,8 +173,9 @@ def bench_sweep(cases: list[float], max_time_s: float, warmup_s: float, floor: f
         f"median |err|: {statistics.median(errors):.2%}"
     )
     print(
-        "(err: median vs the nominal busy-wait time, which the spin loop overshoots by up"
-        " to one perf_counter() call plus the call itself; floor: loop overhead per"
+        "(err: median vs the nominal busy-wait time, which the spin loop itself overshoots"
+        " by up to one perf_counter() round plus the call; timeit: median of 20"
+        " timeit rounds of k calls, the same overshoot; floor: loop overhead per"
         " iteration)"
     )
 

@@ -6,10 +6,30 @@ raise :class:`InputError`.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "AccelbenchError",
+    "Analysis",
+    "InputError",
+    "Outliers",
+    "SampleResult",
+    "Summary",
+    "__version__",
+    "analyze",
+    "bootstrap_ci",
+    "bootstrap_ratio_ci",
+    "clock_resolution",
+    "drift",
+    "loop_overhead",
+    "median_ci",
+    "outliers",
+    "sample",
+    "summarize",
+]
 
 __version__: str
 
@@ -22,6 +42,7 @@ class InputError(AccelbenchError):
     """Bad data given to a native function (empty, NaN/inf, bad argument)."""
 
 # ---------------------------------------------------------------- statistics
+@final
 class Summary:
     """Robust summary of raw samples (quantiles: linear interpolation, numpy's default)."""
 
@@ -39,6 +60,7 @@ class Summary:
     p99: float
     cv: float  # std / mean
 
+@final
 class Outliers:
     """Tukey fences: mild outside 1.5 IQR of the quartiles, severe outside 3 IQR."""
 
@@ -48,6 +70,7 @@ class Outliers:
     high_severe: int
     fraction: float  # (all four counts) / n
 
+@final
 class Analysis:
     """Everything the result table needs from one sample set."""
 
@@ -84,6 +107,7 @@ def drift(samples: Samples) -> float: ...
 def analyze(samples: Samples, confidence: float = 0.95) -> Analysis: ...
 
 # -------------------------------------------------------------------- timing
+@final
 class SampleResult:
     """Raw samples and the sampler's verdict for one case."""
 
