@@ -26,6 +26,7 @@ from accelbench._core import (
     summarize,
 )
 from accelbench.results import COLUMNS, load, load_samples
+from accelbench.support import support_matrix
 
 try:
     __version__ = metadata.version("accelbench")
@@ -52,4 +53,5 @@ __all__ = [
     "outliers",
     "sample",
     "summarize",
+    "support_matrix",
 ]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from accelbench.errors import CatalogError
-from accelbench.workloads import get_family
+from accelbench.workloads import get_family, resolve_family
 from accelbench.workloads.base import Case, canonical_dtype
 
 if sys.version_info >= (3, 11):
@@ -90,13 +90,18 @@ def _family_cases(data: Mapping[str, Any], where: str) -> list[Case]:
     for key in data:
         if key not in ("family", "description", "case"):
             raise CatalogError(f"{where}: unknown top-level field {key!r}")
-    family = get_family(family_name, where)
+    family = resolve_family(family_name, f"{where}: family", Path(where).parent)
     entries = data.get("case", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise CatalogError(f"{where}: 'case' must be an array of tables ([[case]])")
     cases: list[Case] = []
     for i, entry in enumerate(entries):
         cases.extend(family.expand(entry, f"{where}: case[{i}]"))
+    for case in cases:
+        if case.kernel != family.name:
+            raise CatalogError(
+                f"{where}: family {family.name!r} expanded a case of kernel {case.kernel!r}"
+            )
     seen: set[str] = set()
     for case in cases:
         if case.key in seen:

@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--case-timeout", type=_positive_float, metavar="S",
+                     help="kill a case after S seconds and record it as timeout "
+                     "(default: 2 x (warm-up + max case time) + 120)")
+    run.add_argument("--max-memory", type=_positive_float, metavar="GIB",
+                     help="address space a worker may add after start-up, GiB; beyond it an "
+                     "allocation fails and the case is an error")
+    run.add_argument("--no-isolation", action="store_true",
+                     help="run cases in this process (debugging; a crash ends the run)")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +29,7 @@ from accelbench.errors import UsageError
 from accelbench.report import fmt_time, print_errors, summary_table
 from accelbench.results import SCHEMA_VERSION, RunDir
 from accelbench.runner import Outcome, Runner, Settings
+from accelbench.support import support_matrix, support_table
 from accelbench.workloads.base import Case, canonical_dtype
 
 __all__ = ["cmd_info", "cmd_list", "cmd_run"]
@@ -55,11 +58,37 @@ def _select(suite_name: str, kernels: list[str] | None, dtypes: list[str] | None
 
 def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Settings:
     values: dict[str, Any] = dict(suite_settings)
-    for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples"):
+    for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples", "case_timeout"):
         flag = getattr(args, key, None)
         if flag is not None:
             values[key] = flag
+    if getattr(args, "max_memory", None) is not None:
+        values["max_memory_gib"] = args.max_memory
+    if getattr(args, "no_isolation", False):
+        for flag, given in (("--case-timeout", args.case_timeout), ("--max-memory",
+                                                                    args.max_memory)):
+            if given is not None:
+                raise UsageError(f"{flag} needs a worker process; drop --no-isolation")
+        values["isolation"] = False
     return Settings(**values)
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C: stop the case in flight, write a valid partial run."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _create_run(out_dir: Path, slug: str) -> RunDir:
+    try:
+        return RunDir.create(out_dir, slug)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot create a run directory: "
+                         f"{exc.strerror or exc}") from None
 
 
 class _Progress:
@@ -117,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
         suite, cases = _select(args.suite, args.kernels, args.dtypes)
         settings = _settings(suite.settings, args)
-        run = RunDir.create(args.out, device.slug)
+        run = _create_run(args.out, device.slug)
         meta = {
             "schema_version": SCHEMA_VERSION,
             "run_id": run.run_id,
@@ -139,14 +168,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"({device.spec}) -> {run.path}")
     started = time.perf_counter()
     interrupted = False
+    _stop_on_sigterm()
     with _Progress(err, args.quiet) as progress:
         try:
             Runner(device, settings, run, progress).run(cases)
         except KeyboardInterrupt:
             interrupted = True
     frame = run.finalize()
+    meta.update(state="interrupted" if interrupted else "complete",
+                finished=datetime.now(timezone.utc).isoformat())
+    run.write_meta(meta)
     if not args.quiet:
         out.print(summary_table(frame, f"{suite.name} on {device.name}"))
+        out.print(support_table(support_matrix(frame)))
         print_errors(frame, err)
         err.print(f"{len(frame)} cases in {time.perf_counter() - started:.1f} s; run directory: "
                   f"{run.path}")

@@ -5,7 +5,9 @@ result row and its raw samples; it never raises for a problem of the case
 itself (unsupported dtype, out of memory, a failing kernel): those become the
 row's ``status`` and ``error``. :class:`Runner` walks a list of cases, writes
 each finished case to the run's event log before starting the next one, and
-skips cases already recorded (``--resume``).
+skips cases already recorded (``--resume``). By default each case runs in a
+supervised worker process (:mod:`accelbench.isolation`), so a crash or hang
+becomes that case's status.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import gc
 import math
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accelbench import _core
 from accelbench.devices import Device
@@ -25,7 +27,14 @@ from accelbench.results import RunDir
 from accelbench.workloads import get_family
 from accelbench.workloads.base import Case
 
-__all__ = ["Outcome", "Runner", "Settings", "base_row", "measure_case"]
+if TYPE_CHECKING:
+    from accelbench.isolation import Executor
+
+__all__ = ["Outcome", "Runner", "Settings", "base_row", "deaths_in_flight", "measure_case"]
+
+
+#: Seconds allowed for preparing a case on top of its time budgets (default case timeout).
+PREPARE_ALLOWANCE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -37,9 +46,26 @@ class Settings:
     target_rel_ci: float = 0.01
     min_samples: int = 10
     confidence: float = 0.95
+    #: run cases in a supervised worker process (``--no-isolation`` turns it off)
+    isolation: bool = True
+    #: seconds a case may take before it is killed and recorded as ``timeout``
+    case_timeout: float | None = None
+    #: address space a worker may add after start-up, GiB (``--max-memory``)
+    max_memory_gib: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def effective_case_timeout(self) -> float:
+        """``case_timeout`` or a default from the budgets: 2 x (warm-up + sampling) + 120 s.
+
+        The sampler may overrun its budget by one sample, and preparing a case
+        (building inputs on the host, first-call autotuning, a float64
+        reference) is not in the budget: 120 s are allowed for it.
+        """
+        if self.case_timeout is not None:
+            return self.case_timeout
+        return 2.0 * (self.warmup + self.max_case_time) + PREPARE_ALLOWANCE_S
 
 
 @dataclass
@@ -72,8 +98,11 @@ def base_row(case: Case, device: Device, run_id: str) -> dict[str, Any]:
 
 def _is_oom(exc: BaseException) -> bool:
     name = type(exc).__name__
+    text = str(exc).lower()
     return isinstance(exc, MemoryError) or name == "OutOfMemoryError" or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+        isinstance(exc, RuntimeError)
+        and any(s in text for s in ("out of memory", "can't allocate memory",
+                                    "cannot allocate memory"))
     )
 
 
@@ -161,28 +190,90 @@ class Runner:
         settings: Settings,
         run: RunDir,
         progress: ProgressHook | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.device = device
         self.settings = settings
         self.run_dir = run
         self.progress = progress
+        self.executor = executor
 
     def run(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
-        """Run every case not yet recorded; return all rows of the run in case order."""
+        """Run every case not yet recorded; return all rows of the run in case order.
+
+        Resume rules: a case with a ``case`` event is done. A case that was in
+        flight when an earlier attempt died (``case_start`` without ``case``)
+        runs again, unless that happened in two attempts: then it is recorded
+        as ``crash`` without running, so a case that takes the whole process
+        down cannot block a resume forever. Ctrl-C stops the case in flight
+        (logged as ``case_abort``, which does not count as a death) and
+        re-raises after the worker is gone.
+        """
+        from accelbench.isolation import make_executor
+
         done = self.run_dir.case_events()
+        deaths = deaths_in_flight(self.run_dir.events())
         todo = [c for c in cases if c.key not in done]
         total = len(cases)
         finished = total - len(todo)
         self.run_dir.append_event({"event": "start", "cases": total, "todo": len(todo)})
-        for case in todo:
-            if self.progress:
-                self.progress("start", case, finished, total, None)
-            self.run_dir.append_event({"event": "case_start", "key": case.key})
-            outcome = measure_case(case, self.device, self.settings, self.run_dir.run_id)
-            self.run_dir.record_case(case.key, outcome.row, outcome.samples)
-            finished += 1
-            if self.progress:
-                self.progress("end", case, finished, total, outcome)
+        executor = self.executor or make_executor(
+            self.device, self.settings, self.run_dir.run_id, self.run_dir.path / "worker.log"
+        )
+        try:
+            for case in todo:
+                if self.progress:
+                    self.progress("start", case, finished, total, None)
+                if deaths.get(case.key, 0) >= 2:
+                    outcome = _killed_run_twice(case, self.device, self.run_dir.run_id)
+                else:
+                    self.run_dir.append_event({"event": "case_start", "key": case.key})
+                    try:
+                        outcome = executor.run(case)
+                    except KeyboardInterrupt:
+                        self.run_dir.append_event({"event": "case_abort", "key": case.key,
+                                                   "reason": "interrupted"})
+                        raise
+                self.run_dir.record_case(case.key, outcome.row, outcome.samples)
+                finished += 1
+                if self.progress:
+                    self.progress("end", case, finished, total, outcome)
+        finally:
+            executor.close()
         self.run_dir.append_event({"event": "end"})
         rows = self.run_dir.case_events()
         return [rows[c.key]["row"] for c in cases if c.key in rows]
+
+
+def deaths_in_flight(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Per case key, in how many attempts the process died while the case was running.
+
+    Attempts begin with a ``start`` event; a ``case_start`` not followed by the
+    case's ``case`` (or ``case_abort``) event before the attempt ended means the
+    process died during that case.
+    """
+    deaths: dict[str, int] = {}
+    open_keys: set[str] = set()
+
+    def close_attempt() -> None:
+        for key in open_keys:
+            deaths[key] = deaths.get(key, 0) + 1
+        open_keys.clear()
+
+    for ev in events:
+        kind, key = ev.get("event"), ev.get("key")
+        if kind == "start":
+            close_attempt()
+        elif kind == "case_start" and isinstance(key, str):
+            open_keys.add(key)
+        elif kind in ("case", "case_abort") and isinstance(key, str):
+            open_keys.discard(key)
+    close_attempt()
+    return deaths
+
+
+def _killed_run_twice(case: Case, device: Device, run_id: str) -> Outcome:
+    row = base_row(case, device, run_id)
+    row.update(status="crash", error="the run died while this case was running, in two "
+               "attempts; not run again")
+    return Outcome(row, {})
