@@ -190,26 +190,31 @@ class IsolatedExecutor:
     def _start(self) -> _Worker:
         offset = self._log_offset()
         worker = self._spawn()
-        worker.conn.send({
-            "op": "init",
-            "device": self.device.spec,
-            "settings": self.settings.as_dict(),
-            "run_id": self.run_id,
-            "families": self.families,
-            "sys_path": [p for p in sys.path if p],
-            "max_memory_gib": self.max_memory_gib,
-        })
         msg: dict[str, Any] | None = None
         try:
+            worker.conn.send({
+                "op": "init",
+                "device": self.device.spec,
+                "settings": self.settings.as_dict(),
+                "run_id": self.run_id,
+                "families": self.families,
+                "sys_path": [p for p in sys.path if p],
+                "max_memory_gib": self.max_memory_gib,
+            })
             if worker.conn.poll(STARTUP_TIMEOUT):
                 msg = worker.conn.recv()
         except (EOFError, OSError):
             msg = None
+        except BaseException:  # Ctrl-C during start-up: leave no worker behind
+            self._kill(worker)
+            raise
         if msg is None or msg.get("op") != "ready":
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.proc.wait(EXIT_GRACE)
+            rc = worker.proc.returncode
             self._kill(worker)
             why = msg["error"] if msg and msg.get("op") == "fatal" else (
-                describe_exit(worker.proc.returncode) if worker.proc.returncode is not None
-                else f"no answer in {STARTUP_TIMEOUT:g} s")
+                describe_exit(rc) if rc is not None else f"no answer in {STARTUP_TIMEOUT:g} s")
             tail = self._log_since(offset).strip().splitlines()
             hint = f" (log: {tail[-1][:200]})" if tail and msg is None else ""
             raise WorkerError(f"worker process failed to start on {self.device.spec}: {why}{hint}")
