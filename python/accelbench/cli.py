@@ -106,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_info(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
-        err.print(f"accelbench: error: {exc}", markup=False)
+        err.print(f"accelbench: error: {exc}", markup=False, soft_wrap=True)
         return 2
     except AccelbenchError as exc:
-        err.print(f"accelbench: error: {exc}", markup=False)
+        err.print(f"accelbench: error: {exc}", markup=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("accelbench: interrupted", markup=False)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -73,14 +75,21 @@ def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Setti
     return Settings(**values)
 
 
-def _stop_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C: stop the case in flight, write a valid partial run."""
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while running: stop the case in flight, write a valid run."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _create_run(out_dir: Path, slug: str) -> RunDir:
@@ -168,8 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"({device.spec}) -> {run.path}")
     started = time.perf_counter()
     interrupted = False
-    _stop_on_sigterm()
-    with _Progress(err, args.quiet) as progress:
+    with _stop_on_sigterm(), _Progress(err, args.quiet) as progress:
         try:
             Runner(device, settings, run, progress).run(cases)
         except KeyboardInterrupt:
