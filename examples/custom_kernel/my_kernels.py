@@ -57,7 +57,8 @@ class SoftmaxFamily:
         reason = device.unsupported_dtype(dtype)
         if reason:
             raise UnsupportedError(reason)
-        gen = torch.Generator().manual_seed(case.seed)  # inputs drawn on the host: identical everywhere
+        # inputs drawn on the host from the case seed: bit-identical on every device
+        gen = torch.Generator().manual_seed(case.seed)
         x_host = torch.randn((rows, cols), generator=gen).to(dtype)
         x = x_host.to(device.torch_device)
         out = torch.empty_like(x)
