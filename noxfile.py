@@ -27,7 +27,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff, mypy (strict) and stubtest on Python; rustfmt and clippy on Rust."""
     session.install(".[lint]")
-    session.run("ruff", "check", "python", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "python", "tests", "benchmarks", "examples", "noxfile.py")
     session.run("mypy")
     session.run("python", "-m", "mypy.stubtest", "accelbench._core",
                 "--allowlist", "stubtest_allowlist.txt")

@@ -23,6 +23,10 @@ dtypes, and may set measurement defaults::
     dtypes = ["fp32", "bf16"]
 
 ``--suite FILE.toml`` accepts either kind; a family file runs all its cases.
+``family`` may also name a user-defined family: ``"module.path:ATTRIBUTE"``
+(module searched next to the catalog file first, then on ``sys.path``) or an
+entry point of the group ``accelbench.workloads`` (see
+:mod:`accelbench.workloads.user`).
 Errors name the file and the field, and TOML syntax errors carry the line.
 """
 
