@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--world-size", type=_positive_int,
+                     help="ranks of the local world the collectives run in (2 on CPU, "
+                          "one per device otherwise; ignored under torchrun/srun)")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")

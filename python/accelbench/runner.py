@@ -37,6 +37,7 @@ class Settings:
     target_rel_ci: float = 0.01
     min_samples: int = 10
     confidence: float = 0.95
+    world_size: int | None = None  # ranks of a local collectives world (None: per device)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,7 +175,26 @@ class Runner:
         total = len(cases)
         finished = total - len(todo)
         self.run_dir.append_event({"event": "start", "cases": total, "todo": len(todo)})
+        # Families that measure cases themselves (collectives run in a world of
+        # ranks) get their cases as one group, through these two callbacks.
+        delegated: dict[str, list[Case]] = {}
+
+        def started(case: Case) -> None:
+            if self.progress:
+                self.progress("start", case, finished, total, None)
+            self.run_dir.append_event({"event": "case_start", "key": case.key})
+
+        def ended(case: Case, row: dict[str, Any], samples: dict[str, Any]) -> None:
+            nonlocal finished
+            self.run_dir.record_case(case.key, row, samples)
+            finished += 1
+            if self.progress:
+                self.progress("end", case, finished, total, Outcome(row, samples))
+
         for case in todo:
+            if getattr(get_family(case.kernel), "run_cases", None) is not None:
+                delegated.setdefault(case.kernel, []).append(case)
+                continue
             if self.progress:
                 self.progress("start", case, finished, total, None)
             self.run_dir.append_event({"event": "case_start", "key": case.key})
@@ -183,6 +203,10 @@ class Runner:
             finished += 1
             if self.progress:
                 self.progress("end", case, finished, total, outcome)
+        for kernel, group in delegated.items():
+            family: Any = get_family(kernel)
+            family.run_cases(group, self.device, self.settings, self.run_dir.run_id, started,
+                             ended)
         self.run_dir.append_event({"event": "end"})
         rows = self.run_dir.case_events()
         return [rows[c.key]["row"] for c in cases if c.key in rows]

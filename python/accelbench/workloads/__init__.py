@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accelbench.errors import CatalogError
-from accelbench.workloads import matmul
+from accelbench.workloads import collectives, matmul
 from accelbench.workloads.base import Case, Family, Prepared
 
 __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family"]
@@ -11,6 +11,7 @@ __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family"]
 #: Built-in families by the name used in catalogs and ``--kernels``.
 FAMILIES: dict[str, Family] = {
     matmul.FAMILY.name: matmul.FAMILY,
+    collectives.FAMILY.name: collectives.FAMILY,
 }
 
 
