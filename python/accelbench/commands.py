@@ -143,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         }
         run.write_meta(meta)
     if world is not None:
+        settings = replace(settings, world_size=world.world_size)
         cases = distributed.world_cases(cases)
         if not cases:
             raise UsageError(f"a {world.launcher} world runs collectives only; "

@@ -255,7 +255,16 @@ class LocalWorld:
         if reply.get("event") == "result":
             payload: dict[str, Any] = reply["payload"]
             if payload.get("fatal"):
+                # rank 0 lost the world; if a peer died, that death is the cause
+                deadline = time.monotonic() + 3.0
+                while time.monotonic() < deadline and not any(
+                        (p.poll() or 0) < 0 for p in self.procs):
+                    if all(p.poll() is not None for p in self.procs[1:]):
+                        break
+                    time.sleep(0.05)
+                crash = self._crash("case")
                 self.kill()
+                return crash if "killed by" in crash["error"] else payload
             return payload
         self.kill()
         return reply

@@ -27,7 +27,8 @@ collective once; the outcome (ok, or the reason it is unsupported, or an
 error) is all-gathered, so all ranks skip an unsupported case together.
 
 **Fault injection (tests only).** ``ACCELBENCH_FAULT=ACTION:RANK:CASE``
-makes ``RANK`` misbehave in the case whose name contains ``CASE``: ``kill``
+(several joined by ``;``) makes ``RANK`` misbehave in the case whose name
+contains ``CASE``: ``kill``
 (SIGKILL itself from a timer thread while it is inside the collectives of a
 sampling batch), ``hang`` (sleep inside a batch while its peers wait in the
 collective) or ``corrupt`` (alter one output element before the data check).
@@ -70,13 +71,11 @@ class RankContext:
 
 def _fault(case: Case, rank: int) -> str | None:
     """The injected fault for this rank and case, if any (see the module docs)."""
-    spec = os.environ.get(FAULT_ENV, "")
-    if not spec:
-        return None
-    action, _, rest = spec.partition(":")
-    target, _, name = rest.partition(":")
-    if target.strip() == str(rank) and name and name in case.case:
-        return action.strip()
+    for spec in os.environ.get(FAULT_ENV, "").split(";"):
+        action, _, rest = spec.partition(":")
+        target, _, name = rest.partition(":")
+        if target.strip() == str(rank) and name and name in case.case:
+            return action.strip()
     return None
 
 
