@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -373,15 +373,6 @@ def _case_of(data: dict[str, Any]) -> Case:
     return Case(**data)
 
 
-@contextlib.contextmanager
-def _world(world_size: int, device_spec: str, settings: Any) -> Iterator[LocalWorld]:
-    world = LocalWorld(world_size, device_spec, settings)
-    try:
-        yield world
-    finally:
-        world.close()
-
-
 def default_world_size(device: Any) -> int:
     """2 ranks on the CPU; one rank per visible device on accelerators."""
     if device.backend == "cpu":
@@ -439,6 +430,10 @@ def run_collective_cases(cases: Sequence[Case], device: Any, settings: Any, run_
             row, samples = collective_row(row, case, payload, settings.confidence)
             row["wall_s"] = time.perf_counter() - t0
             finished(case, row, samples)
+    except BaseException:
+        if world is not None:
+            world.kill()  # interrupted mid-case: no graceful goodbye
+        raise
     finally:
         if world is not None:
             world.close()
