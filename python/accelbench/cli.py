@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "allocation fails and the case is an error")
     run.add_argument("--no-isolation", action="store_true",
                      help="run cases in this process (debugging; a crash ends the run)")
+    run.add_argument("--world-size", type=_positive_int,
+                     help="ranks of the local world the collectives run in (2 on CPU, "
+                          "one per device otherwise; ignored under torchrun/srun)")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from accelbench import _core
+from accelbench import _core, distributed
 from accelbench.catalog import filter_cases, load_suite
 from accelbench.devices import Device, resolve_device
 from accelbench.environment import environment
 from accelbench.errors import UsageError
-from accelbench.report import fmt_time, print_errors, summary_table
+from accelbench.report import collectives_table, fmt_time, print_errors, summary_table
 from accelbench.results import SCHEMA_VERSION, RunDir
 from accelbench.runner import Outcome, Runner, Settings
 from accelbench.support import support_matrix, support_table
@@ -137,6 +138,11 @@ class _Progress:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    world = distributed.joined_world()
+    if world is not None and world.rank != 0:
+        # torchrun/srun: the other ranks follow rank 0, which writes the run directory.
+        suite, _ = _select(args.suite, args.kernels, args.dtypes)
+        return distributed.follow(args.device, _settings(suite.settings, args))
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     if args.resume is not None:
@@ -155,6 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
         suite, cases = _select(args.suite, args.kernels, args.dtypes)
         settings = _settings(suite.settings, args)
+        if getattr(args, "world_size", None):
+            settings = replace(settings, world_size=args.world_size)
         run = _create_run(args.out, device.slug)
         meta = {
             "schema_version": SCHEMA_VERSION,
@@ -172,6 +180,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             "environment": environment(device),
         }
         run.write_meta(meta)
+    if world is not None:
+        settings = replace(settings, world_size=world.world_size)
+        cases = distributed.world_cases(cases)
+        if not cases:
+            raise UsageError(f"a {world.launcher} world runs collectives only; "
+                             "select some with --kernels collectives")
     if not args.quiet:
         err.print(f"accelbench: {len(cases)} cases of suite {suite.name!r} on {device.name} "
                   f"({device.spec}) -> {run.path}")
@@ -182,6 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             Runner(device, settings, run, progress).run(cases)
         except KeyboardInterrupt:
             interrupted = True
+    distributed.release_followers(device, settings)
     frame = run.finalize()
     meta.update(state="interrupted" if interrupted else "complete",
                 finished=datetime.now(timezone.utc).isoformat())
@@ -189,6 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(summary_table(frame, f"{suite.name} on {device.name}"))
         out.print(support_table(support_matrix(frame)))
+        if (frame["kernel"] == "collectives").any():
+            out.print(collectives_table(frame, f"collectives on {device.name}"))
         print_errors(frame, err)
         err.print(f"{len(frame)} cases in {time.perf_counter() - started:.1f} s; run directory: "
                   f"{run.path}")

@@ -9,7 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["fmt_time", "summary_table"]
+__all__ = ["collectives_table", "fmt_bytes", "fmt_time", "summary_table"]
 
 _STATUS_STYLE = {
     "ok": "green", "unsupported": "dim", "error": "red", "crash": "bold red",
@@ -82,3 +82,37 @@ def print_errors(frame: pd.DataFrame, console: Console) -> None:
     for row in bad.to_dict("records"):
         console.print(f"  {row['status']}: {row['kernel']} {row['case']} {row['dtype']}: {row['error']}",
                       markup=False, highlight=False)
+
+
+def fmt_bytes(value: Any) -> str:
+    """Bytes with a binary unit (``1 MiB``, ``4 KiB``, ``1000 B``)."""
+    num = _num(value)
+    if num is None:
+        return "-"
+    for unit, scale in (("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10)):
+        if num >= scale:
+            return f"{num / scale:.4g} {unit}"
+    return f"{num:.0f} B"
+
+
+def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
+    """Collective cases as nccl-tests prints them: size, time, algbw, busbw, plus rank skew."""
+    table = Table(title=title or None, show_lines=False, header_style="bold")
+    for name, justify in (
+        ("case", "left"), ("dtype", "left"), ("ranks", "right"), ("size", "right"),
+        ("time", "right"), ("±CI", "right"), ("algbw GB/s", "right"), ("busbw GB/s", "right"),
+        ("skew", "right"), ("wrong", "right"), ("status", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    rows = frame[frame["kernel"] == "collectives"]
+    for row in rows.to_dict("records"):
+        status = str(row["status"])
+        table.add_row(
+            str(row["case"]), str(row["dtype"]), _fmt(row.get("world_size"), ".0f"),
+            fmt_bytes(row.get("bytes")), fmt_time(row.get("median_s")),
+            _percent(row.get("rel_ci")), _fmt(row.get("algbw_gbps"), ".3g"),
+            _fmt(row.get("busbw_gbps"), ".3g"), _fmt(row.get("rank_skew"), ".3f"),
+            _percent(row.get("mismatch_frac")),
+            f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
+        )
+    return table

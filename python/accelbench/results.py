@@ -101,6 +101,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("deterministic", "boolean", "repeated launches gave bitwise-equal outputs"),
     Column("fingerprint", "string", "hash of the output bytes"),
     Column("error", "string", "why the case is not ok (message, signal)"),
+    Column("world_size", "Int64", "collectives: ranks in the world"),
+    Column("rank_skew", "float64", "collectives: slowest over fastest rank's median"),
+    Column("slowest_rank", "Int64", "collectives: rank whose median is the case time"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

@@ -24,7 +24,7 @@ from accelbench import _core
 from accelbench.devices import Device
 from accelbench.errors import UnsupportedError
 from accelbench.results import RunDir
-from accelbench.workloads import get_family
+from accelbench.workloads import FAMILIES, get_family
 from accelbench.workloads.base import Case
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class Settings:
     case_timeout: float | None = None
     #: address space a worker may add after start-up, GiB (``--max-memory``)
     max_memory_gib: float | None = None
+    #: ranks of a local collectives world (None: per device)
+    world_size: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,11 +219,36 @@ class Runner:
         total = len(cases)
         finished = total - len(todo)
         self.run_dir.append_event({"event": "start", "cases": total, "todo": len(todo)})
-        executor = self.executor or make_executor(
-            self.device, self.settings, self.run_dir.run_id, self.run_dir.path / "worker.log"
-        )
+        # Families that measure cases themselves (collectives run in a world of
+        # ranks, spawned from this process) get their cases as one group.
+        delegated: dict[str, list[Case]] = {}
+
+        def started(case: Case) -> None:
+            if self.progress:
+                self.progress("start", case, finished, total, None)
+            self.run_dir.append_event({"event": "case_start", "key": case.key})
+
+        def ended(case: Case, row: dict[str, Any], samples: dict[str, Any]) -> None:
+            nonlocal finished
+            self.run_dir.record_case(case.key, row, samples)
+            finished += 1
+            if self.progress:
+                self.progress("end", case, finished, total, Outcome(row, samples))
+
+        own: list[Case] = []
+        for case in todo:
+            if getattr(FAMILIES.get(case.kernel), "run_cases", None) is None:
+                own.append(case)
+            else:
+                delegated.setdefault(case.kernel, []).append(case)
+        executor = None
         try:
-            for case in todo:
+            for case in own:
+                if executor is None:
+                    executor = self.executor or make_executor(
+                        self.device, self.settings, self.run_dir.run_id,
+                        self.run_dir.path / "worker.log",
+                    )
                 if self.progress:
                     self.progress("start", case, finished, total, None)
                 if deaths.get(case.key, 0) >= 2:
@@ -239,7 +266,12 @@ class Runner:
                 if self.progress:
                     self.progress("end", case, finished, total, outcome)
         finally:
-            executor.close()
+            if executor is not None:
+                executor.close()
+        for kernel, group in delegated.items():
+            family: Any = FAMILIES[kernel]
+            family.run_cases(group, self.device, self.settings, self.run_dir.run_id, started,
+                             ended)
         self.run_dir.append_event({"event": "end"})
         rows = self.run_dir.case_events()
         return [rows[c.key]["row"] for c in cases if c.key in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelbench.errors import CatalogError
-from accelbench.workloads import matmul, user
+from accelbench.workloads import collectives, matmul, user
 from accelbench.workloads.base import Case, Family, Prepared
 
 __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family", "resolve_family"]
@@ -17,6 +17,7 @@ __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family", "resolve_fami
 #: Built-in families by the name used in catalogs and ``--kernels``.
 FAMILIES: dict[str, Family] = {
     matmul.FAMILY.name: matmul.FAMILY,
+    collectives.FAMILY.name: collectives.FAMILY,
 }
 
 
