@@ -62,7 +62,7 @@ size = [192]
 dtypes = ["bf16"]
 """
 
-THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.10)
+THRESHOLDS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.10, 0.15, 0.20, 0.30, 0.50)
 SLOWDOWN = 0.05
 FP_TARGET = 0.05
 DETECT_TARGET = 0.90
@@ -156,7 +156,7 @@ def main() -> None:
                 for c in cases:
                     delays[c.key] = SLOWDOWN * float(np.median(runs_a[0][_key(c)]))
             wrapped = DelayedFamily(delays)
-            path = one_run(Path(tmp) / "b", cases, settings, lambda _name: wrapped)
+            path = one_run(Path(tmp) / "b", cases, settings, lambda _name, w=wrapped: w)
             runs_b.append(case_samples(load_samples(path)))
         print(f"measured {2 * runs} runs in {time.perf_counter() - t0:.0f} s")
 

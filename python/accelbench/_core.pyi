@@ -176,4 +176,5 @@ def compare_samples(
     resamples: int = 10_000,
     seed: int = 0,
 ) -> Comparison:
-    """slower: CI low > 1 + threshold and p < alpha; faster: CI high < 1/(1 + threshold) and p < alpha."""
+    """Verdict: slower when ci_low > 1 + threshold and p < alpha;
+    faster when ci_high < 1 / (1 + threshold) and p < alpha; else no change."""

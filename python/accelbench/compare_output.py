@@ -91,6 +91,6 @@ def render(result: RunComparison, fmt: str, console: Console, err: Console) -> N
     for title, keys in (("only in A", result.only_a), ("only in B", result.only_b)):
         for k in keys:
             console.print(f"  {title}: {' '.join(k)}", markup=False, highlight=False)
-    for k in result.not_compared:
-        console.print(f"  not compared: {' '.join(k[:3])} ({k[3]})", markup=False,
+    for nc in result.not_compared:
+        console.print(f"  not compared: {' '.join(nc[:3])} ({nc[3]})", markup=False,
                       highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -94,11 +95,11 @@ def library_versions() -> dict[str, Any]:
     out["nccl"] = None
     if torch.cuda.is_available():
         try:
-            out["cudnn"] = torch.backends.cudnn.version()
+            out["cudnn"] = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
         except Exception:
             out["cudnn"] = None
         try:
-            nccl = torch.cuda.nccl.version()
+            nccl = torch.cuda.nccl.version()  # type: ignore[no-untyped-call]
             out["nccl"] = ".".join(map(str, nccl)) if isinstance(nccl, tuple) else nccl
         except Exception:
             out["nccl"] = None
@@ -115,10 +116,8 @@ def device_identity(device: Device) -> dict[str, Any]:
             out["uuid"] = str(uuid) if uuid is not None else None
         except Exception:
             pass
-        try:
-            out["driver"] = torch._C._cuda_getDriverVersion()
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):
+            out["driver"] = getattr(torch._C, "_cuda_getDriverVersion")()  # noqa: B009
         version = _read("/proc/driver/nvidia/version")
         if version:
             out["driver"] = version.splitlines()[0]

@@ -95,10 +95,10 @@ def pytest_benchmark_json(run_dir: str | os.PathLike[str]) -> str:
         data = samples.get(key)
         if row["status"] != "ok" or data is None or len(data) == 0:
             continue
-        stats = Stats()
+        stats: Any = Stats()  # type: ignore[no-untyped-call]  # pytest-benchmark is untyped
         for value in data:
             stats.update(float(value))
-        stat_dict = stats.as_dict()
+        stat_dict: dict[str, Any] = stats.as_dict()
         stat_dict["data"] = [float(v) for v in data]
         stat_dict["iterations"] = _plain(row.get("iters_per_sample")) or 1
         param = f"{key[1]}-{key[2]}"
