@@ -1,12 +1,14 @@
 """How often does ``accelbench compare`` cry wolf, and how often does it catch a real 5%?
 
-Run: ``python benchmarks/bench_compare.py [--runs 21] [--quick]``.
+Run: ``python benchmarks/bench_compare.py [--runs 21] [--threads N] [--device cpu|cuda]``.
 
 Method. A small CPU suite (six matmul cases from 9 µs to ~1 ms) is run
 ``--runs`` times as A and as many times as B, interleaved (A1 B1 A2 B2 ...)
 so a slow change of the machine's load hits both equally. In B every kernel
-launch is followed by a busy-wait calibrated to 5% of that case's median in
-the first A run: a real, measured slowdown, not a relabelling. Then:
+launch is followed by a delay of 5% of that case's median in the first A run
+(a host busy-wait on the CPU; a device spin kernel, ``torch.cuda._sleep``,
+calibrated in cycles per second, on CUDA): a real, measured slowdown, not a
+relabelling. Then:
 
 * **A/A false-positive rate**: the consecutive pairs (A_i, A_i+1), i.e.
   ``runs - 1`` independent pairings x 6 cases; a case counts as a false
@@ -38,7 +40,7 @@ import torch
 from accelbench import _core, runner
 from accelbench.catalog import load_suite
 from accelbench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, case_samples
-from accelbench.devices import CpuDevice
+from accelbench.devices import Device, resolve_device
 from accelbench.results import RunDir, load_samples
 from accelbench.runner import Runner, Settings
 from accelbench.workloads import get_family
@@ -62,6 +64,25 @@ size = [192]
 dtypes = ["bf16"]
 """
 
+#: On an accelerator the small CPU shapes are launch-bound: use GPU-sized ones.
+SUITE_ACCEL = """
+family = "matmul"
+[[case]]
+name = "square"
+size = [512, 1024, 2048, 4096]
+dtypes = ["fp32"]
+[[case]]
+name = "decode"
+m = [1]
+n = 8192
+k = 8192
+dtypes = ["bf16"]
+[[case]]
+name = "square"
+size = [4096]
+dtypes = ["bf16"]
+"""
+
 THRESHOLDS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.10, 0.15, 0.20, 0.30, 0.50)
 SLOWDOWN = 0.05
 FP_TARGET = 0.05
@@ -76,29 +97,45 @@ def spin(seconds: float) -> None:
         pass
 
 
+def device_delay(device: Device) -> Callable[[float], None]:
+    """A delay that lands where the kernel runs: host busy-wait on the CPU, a device
+    spin kernel (``torch.cuda._sleep``, calibrated in cycles per second) on CUDA."""
+    if device.backend != "cuda":
+        return spin
+    torch.cuda._sleep(1_000_000)  # warm
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    cycles = 50_000_000
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    end.synchronize()
+    per_s = cycles / (start.elapsed_time(end) * 1e-3)
+    return lambda seconds: torch.cuda._sleep(max(1, int(seconds * per_s)))
+
+
 class DelayedFamily:
     """Wraps a family so that every launch is followed by a fixed busy-wait."""
 
-    def __init__(self, delays: dict[str, float]) -> None:
+    def __init__(self, delays: dict[str, float], delay: Callable[[float], None]) -> None:
         self.delays = delays
+        self.delay = delay
 
     def prepare(self, case: Case, device: Any) -> Prepared:
         inner = get_family(case.kernel).prepare(case, device)
-        delay = self.delays[case.key]
+        seconds, delay = self.delays[case.key], self.delay
         fn = inner.fn
 
         def run() -> object:
             out = fn()
-            spin(delay)
+            delay(seconds)
             return out
 
         return Prepared(fn=run, flops=inner.flops, bytes=inner.bytes, output=inner.output,
                         reference=inner.reference)
 
 
-def one_run(out: Path, cases: list[Case], settings: Settings,
+def one_run(out: Path, cases: list[Case], settings: Settings, device: Device,
             family: Callable[[str], Any] | None = None) -> Path:
-    device = CpuDevice()
     run = RunDir.create(out, device.slug)
     run.write_meta({"schema_version": 1, "settings": settings.as_dict()})
     original = runner.get_family
@@ -130,6 +167,7 @@ def main() -> None:
     parser.add_argument("--max-case-time", type=float, default=0.25)
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="5 runs, for a smoke test")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0: torch's default, all cores)")
     args = parser.parse_args()
@@ -139,24 +177,26 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         suite_path = Path(tmp) / "suite.toml"
-        suite_path.write_text(SUITE)
+        device = resolve_device(args.device)
+        suite_path.write_text(SUITE if device.backend == "cpu" else SUITE_ACCEL)
         cases = load_suite(str(suite_path)).cases
         settings = Settings(warmup=0.05, max_case_time=args.max_case_time, min_samples=10)
         print(f"suite: {len(cases)} cases ({', '.join(c.case + ' ' + c.dtype for c in cases)}), "
               f"{runs} runs of A and of B, {args.max_case_time} s per case, "
-              f"torch threads {CpuDevice().facts['torch_threads']}")
+              f"device {device.name} ({device.spec}), torch threads {torch.get_num_threads()}")
         t0 = time.perf_counter()
         runs_a: list[dict[Key, np.ndarray]] = []
         runs_b: list[dict[Key, np.ndarray]] = []
         delays: dict[str, float] = {}
+        delay = device_delay(device)
         for i in range(runs):
-            path = one_run(Path(tmp) / "a", cases, settings)
+            path = one_run(Path(tmp) / "a", cases, settings, device)
             runs_a.append(case_samples(load_samples(path)))
             if i == 0:
                 for c in cases:
                     delays[c.key] = SLOWDOWN * float(np.median(runs_a[0][_key(c)]))
-            wrapped = DelayedFamily(delays)
-            path = one_run(Path(tmp) / "b", cases, settings, lambda _name, w=wrapped: w)
+            wrapped = DelayedFamily(delays, delay)
+            path = one_run(Path(tmp) / "b", cases, settings, device, lambda _name, w=wrapped: w)
             runs_b.append(case_samples(load_samples(path)))
         print(f"measured {2 * runs} runs in {time.perf_counter() - t0:.0f} s")
 
