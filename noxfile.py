@@ -1,4 +1,4 @@
-"""Developer and benchmark sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s bench-cpu``.
+"""Developer and benchmark sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s bench-<device>``.
 
 Virtualenvs are reused, so PyTorch (a multi-GB wheel) is installed once per
 session venv; the package itself is rebuilt (Rust included) on every run.
@@ -35,13 +35,122 @@ def lint(session: nox.Session) -> None:
     session.run("cargo", "clippy", "--all-targets", "--", "-D", "warnings", external=True)
 
 
-def _bench(session: nox.Session, device: str) -> None:
+# Device sessions. Each venv sees the system site-packages, so a PyTorch build
+# that already drives the device (a vendor container's CUDA/ROCm/XPU/NPU torch)
+# is used as is; only when the venv has no torch is one installed, from the
+# index that serves that backend. A device that is absent fails the session at
+# once with the reason, before anything is downloaded.
+_TORCH_INDEX = {
+    "cpu": "https://download.pytorch.org/whl/cpu",
+    "rocm": "https://download.pytorch.org/whl/rocm6.4",
+    "xpu": "https://download.pytorch.org/whl/xpu",
+}
+#: (device spec for accelbench, torch probe that must print True, hint when absent)
+_DEVICES = {
+    "cpu": ("cpu", "True", "always present"),
+    "cuda": ("cuda", "torch.cuda.is_available() and torch.version.hip is None",
+             "needs an NVIDIA GPU, its driver and a CUDA build of PyTorch"),
+    "rocm": ("cuda", "torch.cuda.is_available() and torch.version.hip is not None",
+             "needs an AMD GPU, the ROCm driver and a ROCm build of PyTorch"),
+    "xpu": ("xpu", "hasattr(torch, 'xpu') and torch.xpu.is_available()",
+            "needs an Intel GPU, its driver and an XPU build of PyTorch"),
+    "mps": ("mps", "torch.backends.mps.is_available()",
+            "needs Apple silicon with macOS 12.3 or later"),
+    "npu": ("npu", "__import__('torch_npu') is not None and torch.npu.is_available()",
+            "needs an Ascend NPU, CANN and the torch_npu package"),
+}
+_HARDWARE_HINT = {  # a cheap check before any download: the device node or driver tool
+    "cuda": ("/dev/nvidiactl", "/proc/driver/nvidia/version"),
+    "rocm": ("/dev/kfd",),
+    "xpu": ("/dev/dri",),
+    "npu": ("/dev/davinci_manager",),
+}
+
+
+def _probe(session: nox.Session, expr: str) -> str:
+    code = ("import sys\ntry:\n    import torch\nexcept ImportError:\n    print('no-torch')\n"
+            f"    sys.exit()\ntry:\n    print(bool({expr}))\nexcept Exception:\n"
+            "    print(False)\n")
+    out = session.run("python", "-c", code, silent=True)
+    return str(out or "").strip().splitlines()[-1] if out else ""
+
+
+def _bench(session: nox.Session, backend: str) -> None:
+    import os
+    import platform
+
+    spec, expr, hint = _DEVICES[backend]
+    nodes = _HARDWARE_HINT.get(backend)
+    if nodes and not any(os.path.exists(p) for p in nodes):
+        session.error(f"bench-{backend}: no {backend} device on this machine "
+                      f"({', '.join(nodes)} absent); {hint}")
+    if backend == "mps" and not (platform.system() == "Darwin" and platform.machine() == "arm64"):
+        session.error(f"bench-mps: not an Apple silicon Mac; {hint}")
+    state = _probe(session, expr)
+    if state == "no-torch":
+        index = _TORCH_INDEX.get(backend)
+        session.install("torch", *(["--index-url", index] if index else []))
+        if backend == "npu":
+            session.install("torch-npu")
+        state = _probe(session, expr)
+    if state != "True":
+        session.error(f"bench-{backend}: the PyTorch in this environment cannot use the device "
+                      f"({expr} is {state or 'False'}); {hint}")
     session.install(".[plot]")
-    session.run("accelbench", "run", "--device", device, "--suite", "standard",
-                *session.posargs)
+    out = f"runs/bench-{backend}"
+    session.run("accelbench", "run", "--device", spec, "--suite", "standard", "--out", out,
+                *session.posargs, success_codes=[0, 1])
+    runs = sorted(p for p in os.listdir(out) if os.path.isdir(os.path.join(out, p)))
+    session.run("accelbench", "publish", os.path.join(out, runs[-1]))
 
 
-@nox.session(name="bench-cpu", python=PYTHON, default=False)
+@nox.session(name="bench-cpu", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
 def bench_cpu(session: nox.Session) -> None:
-    """Run the standard suite on the CPU."""
+    """Run the standard suite on the CPU and publish it to results/."""
     _bench(session, "cpu")
+
+
+@nox.session(name="bench-cuda", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def bench_cuda(session: nox.Session) -> None:
+    """Run the standard suite on an NVIDIA GPU and publish it to results/."""
+    _bench(session, "cuda")
+
+
+@nox.session(name="bench-rocm", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def bench_rocm(session: nox.Session) -> None:
+    """Run the standard suite on an AMD GPU (ROCm) and publish it to results/."""
+    _bench(session, "rocm")
+
+
+@nox.session(name="bench-xpu", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def bench_xpu(session: nox.Session) -> None:
+    """Run the standard suite on an Intel GPU (XPU) and publish it to results/."""
+    _bench(session, "xpu")
+
+
+@nox.session(name="bench-mps", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def bench_mps(session: nox.Session) -> None:
+    """Run the standard suite on an Apple GPU (MPS) and publish it to results/."""
+    _bench(session, "mps")
+
+
+@nox.session(name="bench-npu", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def bench_npu(session: nox.Session) -> None:
+    """Run the standard suite on an Ascend NPU and publish it to results/."""
+    _bench(session, "npu")
+
+
+@nox.session(python=PYTHON, default=False)
+def publish(session: nox.Session) -> None:
+    """Publish run directories (posargs: RUN...) to results/ and refresh results/README.md."""
+    if not session.posargs:
+        session.error("publish: give one or more run directories: nox -s publish -- runs/<run>")
+    session.install(".[plot]")
+    for run in session.posargs:
+        session.run("accelbench", "publish", run)

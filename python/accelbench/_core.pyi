@@ -14,7 +14,9 @@ import numpy.typing as npt
 __all__ = [
     "AccelbenchError",
     "Analysis",
+    "Comparison",
     "InputError",
+    "MannWhitney",
     "Outliers",
     "SampleResult",
     "Summary",
@@ -23,8 +25,10 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_ratio_ci",
     "clock_resolution",
+    "compare_samples",
     "drift",
     "loop_overhead",
+    "mann_whitney_u",
     "median_ci",
     "outliers",
     "sample",
@@ -137,3 +141,40 @@ def sample(
 ) -> SampleResult: ...
 def clock_resolution() -> float: ...
 def loop_overhead(iterations: int = 1_000_000) -> float: ...
+
+# ----------------------------------------------------------------- A/B tests
+@final
+class MannWhitney:
+    """Two-sided Mann-Whitney U test (normal approximation, tie and continuity corrected)."""
+
+    u: float  # U of the first sample: pairs with a_i > b_j, ties counting one half
+    z: float  # (U - n1 n2 / 2) / sigma, positive when the first sample tends larger
+    p_value: float  # as scipy.stats.mannwhitneyu(a, b, method="asymptotic")
+    effect: float  # U / (n1 n2): P(a_i > b_j) + P(a_i == b_j) / 2
+
+@final
+class Comparison:
+    """Candidate b against baseline a (times): ratio of medians, its CI, rank test, verdict."""
+
+    median_a: float
+    median_b: float
+    ratio: float  # median_b / median_a; > 1 means b is slower
+    ci_low: float  # percentile-bootstrap CI of the ratio
+    ci_high: float
+    p_value: float  # two-sided Mann-Whitney U
+    effect: float  # P(b_j > a_i): 0.5 when there is no shift
+    verdict: Literal["faster", "slower", "no change"]
+
+def mann_whitney_u(a: Samples, b: Samples) -> MannWhitney: ...
+def compare_samples(
+    a: Samples,
+    b: Samples,
+    *,
+    threshold: float = 0.02,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Verdict: slower when ci_low > 1 + threshold and p < alpha;
+    faster when ci_high < 1 / (1 + threshold) and p < alpha; else no change."""

@@ -90,7 +90,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="device, software and the harness's own overhead")
     info.add_argument("--device", default="auto")
+
+    cmp = sub.add_parser("compare", help="A/B comparison of two runs (B against baseline A)")
+    cmp.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run directory")
+    cmp.add_argument("run_b", type=Path, metavar="RUN_B", help="candidate run directory")
+    cmp.add_argument("--threshold", type=_nonnegative_percent, default=None, metavar="PCT",
+                     help="noise threshold in percent (default 2)")
+    cmp.add_argument("--fail-on-regression", type=_nonnegative_percent, default=None,
+                     metavar="PCT", help="exit 1 when a case is significantly slower by > PCT%%")
+    cmp.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    cmp.add_argument("--resamples", type=_positive_int, default=10_000,
+                     help="bootstrap resamples per case (10000)")
+
+    exp = sub.add_parser("export", help="write a run in another tool's format")
+    exp.add_argument("run", type=Path, metavar="RUN")
+    exp.add_argument("--pytest-benchmark", action="store_true", required=True,
+                     help="pytest-benchmark's saved-run JSON (for pytest-benchmark compare)")
+    exp.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+
+    pub = sub.add_parser("publish", help="write results/<device>/ tables and plots from a run")
+    pub.add_argument("run", type=Path, metavar="RUN")
+    pub.add_argument("--results", type=Path, default=Path("results"),
+                     help="results directory (default results/)")
     return parser
+
+
+def _nonnegative_percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not (value >= 0 and value < 1e6):
+        raise argparse.ArgumentTypeError(f"must be a percentage >= 0: {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "info":
             from accelbench.commands import cmd_info
             return cmd_info(args)
+        if args.command == "compare":
+            from accelbench.commands import cmd_compare
+            return cmd_compare(args)
+        if args.command == "export":
+            from accelbench.commands import cmd_export
+            return cmd_export(args)
+        if args.command == "publish":
+            from accelbench.commands import cmd_publish
+            return cmd_publish(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
         err.print(f"accelbench: error: {exc}", markup=False, soft_wrap=True)

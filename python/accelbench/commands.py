@@ -35,7 +35,7 @@ from accelbench.runner import Outcome, Runner, Settings
 from accelbench.support import support_matrix, support_table
 from accelbench.workloads.base import Case, canonical_dtype
 
-__all__ = ["cmd_info", "cmd_list", "cmd_run"]
+__all__ = ["cmd_compare", "cmd_export", "cmd_info", "cmd_list", "cmd_publish", "cmd_run"]
 
 FAILED = ("error", "crash", "timeout", "mismatch")
 
@@ -244,4 +244,45 @@ def cmd_info(args: argparse.Namespace) -> int:
     out.print(f"{'clock_resolution':<22} {fmt_time(_core.clock_resolution())}", markup=False)
     out.print(f"{'loop_overhead':<22} {fmt_time(_core.loop_overhead())} per launch "
               "(Rust sampler calling an empty Python callable)", markup=False)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from accelbench.compare import DEFAULT_THRESHOLD, compare_runs, regressions
+    from accelbench.compare_output import render
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold / 100
+    result = compare_runs(args.run_a, args.run_b, threshold=threshold, resamples=args.resamples)
+    out = Console(highlight=False, soft_wrap=args.format != "table")
+    err = Console(stderr=True, highlight=False)
+    render(result, args.format, out, err)
+    if args.fail_on_regression is not None:
+        bad = regressions(result, args.fail_on_regression)
+        for c in bad:
+            err.print(f"regression: {c.kernel} {c.case} {c.dtype}: {c.ratio:.3f}x "
+                      f"(95% CI {c.ci_low:.3f}-{c.ci_high:.3f}, p={c.p_value:.2g})",
+                      markup=False)
+        if bad:
+            return 1
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from accelbench.export import pytest_benchmark_json
+
+    text = pytest_benchmark_json(args.run)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from accelbench.publish import publish
+
+    folder = publish(args.run, args.results)
+    Console(stderr=True, highlight=False).print(f"published {args.run} -> {folder}",
+                                                markup=False)
     return 0

@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+mod ab;
 mod convert;
 mod errors;
 mod stats;
@@ -21,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InputError", py.get_type::<errors::InputError>())?;
     stats::register(m)?;
     timing::register(m)?;
+    ab::register(m)?;
     Ok(())
 }

@@ -10,10 +10,12 @@
 //! * [`outliers`]: Tukey fences.
 //! * [`drift`]: first third vs last third of a run.
 //! * [`analysis`]: all of the above in one pass, as the result table needs.
+//! * [`ab`]: A/B comparison (Mann–Whitney U, bootstrap ratio, verdict).
 //!
 //! [`Error::Empty`]: crate::Error::Empty
 //! [`Error::NonFinite`]: crate::Error::NonFinite
 
+pub mod ab;
 pub mod analysis;
 pub mod bootstrap;
 pub mod ci;

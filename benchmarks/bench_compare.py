@@ -1,0 +1,261 @@
+"""How often does ``accelbench compare`` cry wolf, and how often does it catch a real 5%?
+
+Run: ``python benchmarks/bench_compare.py [--runs 21] [--threads N] [--device cpu|cuda]``.
+
+Method. A small CPU suite (six matmul cases from 9 µs to ~1 ms) is run
+``--runs`` times as A and as many times as B, interleaved (A1 B1 A2 B2 ...)
+so a slow change of the machine's load hits both equally. In B every kernel
+launch is followed by a delay of 5% of that case's median in the first A run
+(a host busy-wait on the CPU; a device spin kernel, ``torch.cuda._sleep``,
+calibrated in cycles per second, on CUDA): a real, measured slowdown, not a
+relabelling. Then:
+
+* **A/A false-positive rate**: the consecutive pairs (A_i, A_i+1), i.e.
+  ``runs - 1`` independent pairings x 6 cases; a case counts as a false
+  positive when the verdict is anything but "no change";
+* **detection rate**: pairs (A_i, B_i); a case counts when the verdict is
+  "slower". A second figure scales the samples of A_i+1 by 1.05 (the A/A
+  noise plus an exact 5% shift);
+
+for a grid of noise thresholds. The chosen threshold is the smallest with an
+A/A false-positive rate <= 5% and a detection rate >= 90% on the real delay
+(or, if none reaches both, the smallest meeting the false-positive target).
+The achieved slowdown of B (median over runs of the B/A ratio of medians)
+is printed next to the target, so the injected delay is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from accelbench import _core, runner
+from accelbench.catalog import load_suite
+from accelbench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, case_samples
+from accelbench.devices import Device, resolve_device
+from accelbench.results import RunDir, load_samples
+from accelbench.runner import Runner, Settings
+from accelbench.workloads import get_family
+from accelbench.workloads.base import Case, Prepared
+
+SUITE = """
+family = "matmul"
+[[case]]
+name = "square"
+size = [64, 128, 256, 384]
+dtypes = ["fp32"]
+[[case]]
+name = "decode"
+m = [1]
+n = 4096
+k = 1024
+dtypes = ["fp32"]
+[[case]]
+name = "square"
+size = [192]
+dtypes = ["bf16"]
+"""
+
+#: On an accelerator the small CPU shapes are launch-bound: use GPU-sized ones.
+SUITE_ACCEL = """
+family = "matmul"
+[[case]]
+name = "square"
+size = [512, 1024, 2048, 4096]
+dtypes = ["fp32"]
+[[case]]
+name = "decode"
+m = [1]
+n = 8192
+k = 8192
+dtypes = ["bf16"]
+[[case]]
+name = "square"
+size = [4096]
+dtypes = ["bf16"]
+"""
+
+THRESHOLDS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.10, 0.15, 0.20, 0.30, 0.50)
+SLOWDOWN = 0.05
+FP_TARGET = 0.05
+DETECT_TARGET = 0.90
+
+Key = tuple[str, str, str]
+
+
+def spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def device_delay(device: Device) -> Callable[[float], None]:
+    """A delay that lands where the kernel runs: host busy-wait on the CPU, a device
+    spin kernel (``torch.cuda._sleep``, calibrated in cycles per second) on CUDA."""
+    if device.backend != "cuda":
+        return spin
+    torch.cuda._sleep(1_000_000)  # warm
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    cycles = 50_000_000
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    end.synchronize()
+    per_s = cycles / (start.elapsed_time(end) * 1e-3)
+    return lambda seconds: torch.cuda._sleep(max(1, int(seconds * per_s)))
+
+
+class DelayedFamily:
+    """Wraps a family so that every launch is followed by a fixed busy-wait."""
+
+    def __init__(self, delays: dict[str, float], delay: Callable[[float], None]) -> None:
+        self.delays = delays
+        self.delay = delay
+
+    def prepare(self, case: Case, device: Any) -> Prepared:
+        inner = get_family(case.kernel).prepare(case, device)
+        seconds, delay = self.delays[case.key], self.delay
+        fn = inner.fn
+
+        def run() -> object:
+            out = fn()
+            delay(seconds)
+            return out
+
+        return Prepared(fn=run, flops=inner.flops, bytes=inner.bytes, output=inner.output,
+                        reference=inner.reference)
+
+
+def one_run(out: Path, cases: list[Case], settings: Settings, device: Device,
+            family: Callable[[str], Any] | None = None) -> Path:
+    run = RunDir.create(out, device.slug)
+    run.write_meta({"schema_version": 1, "settings": settings.as_dict()})
+    original = runner.get_family
+    if family is not None:
+        runner.get_family = family  # type: ignore[assignment]
+    try:
+        Runner(device, settings, run).run(cases)
+    finally:
+        runner.get_family = original
+    run.finalize()
+    return run.path
+
+
+def verdicts(a: dict[Key, np.ndarray], b: dict[Key, np.ndarray], resamples: int,
+             scale: float = 1.0) -> dict[float, list[str]]:
+    out: dict[float, list[str]] = {t: [] for t in THRESHOLDS}
+    for key, xa in a.items():
+        xb = b[key] * scale
+        for t in THRESHOLDS:
+            c = _core.compare_samples(xa, xb, threshold=t, alpha=DEFAULT_ALPHA,
+                                      resamples=resamples, seed=0)
+            out[t].append(c.verdict)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21, help="runs of A and of B (>= 3)")
+    parser.add_argument("--max-case-time", type=float, default=0.25)
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="5 runs, for a smoke test")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default, all cores)")
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    runs = 5 if args.quick else max(3, args.runs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        suite_path = Path(tmp) / "suite.toml"
+        device = resolve_device(args.device)
+        suite_path.write_text(SUITE if device.backend == "cpu" else SUITE_ACCEL)
+        cases = load_suite(str(suite_path)).cases
+        settings = Settings(warmup=0.05, max_case_time=args.max_case_time, min_samples=10)
+        print(f"suite: {len(cases)} cases ({', '.join(c.case + ' ' + c.dtype for c in cases)}), "
+              f"{runs} runs of A and of B, {args.max_case_time} s per case, "
+              f"device {device.name} ({device.spec}), torch threads {torch.get_num_threads()}")
+        t0 = time.perf_counter()
+        runs_a: list[dict[Key, np.ndarray]] = []
+        runs_b: list[dict[Key, np.ndarray]] = []
+        delays: dict[str, float] = {}
+        delay = device_delay(device)
+        for i in range(runs):
+            path = one_run(Path(tmp) / "a", cases, settings, device)
+            runs_a.append(case_samples(load_samples(path)))
+            if i == 0:
+                for c in cases:
+                    delays[c.key] = SLOWDOWN * float(np.median(runs_a[0][_key(c)]))
+            wrapped = DelayedFamily(delays, delay)
+            path = one_run(Path(tmp) / "b", cases, settings, device, lambda _name, w=wrapped: w)
+            runs_b.append(case_samples(load_samples(path)))
+        print(f"measured {2 * runs} runs in {time.perf_counter() - t0:.0f} s")
+
+    achieved = {k: statistics.median(float(np.median(b[k]) / np.median(a[k]))
+                                     for a, b in zip(runs_a, runs_b, strict=True))
+                for k in runs_a[0]}
+    aa_ratio = {k: [float(np.median(runs_a[i + 1][k]) / np.median(runs_a[i][k]))
+                    for i in range(runs - 1)] for k in runs_a[0]}
+    print("\nper case: A/A ratio of medians across consecutive runs (median |r-1|, max |r-1|) "
+          "and the achieved B/A slowdown")
+    for k in runs_a[0]:
+        dev = [abs(r - 1) for r in aa_ratio[k]]
+        print(f"  {k[1] + ' ' + k[2]:<22} median {np.median(runs_a[0][k]) * 1e6:9.1f} µs  "
+              f"A/A |r-1| median {100 * statistics.median(dev):5.2f}%  max {100 * max(dev):5.2f}%"
+              f"   B/A {achieved[k]:.4f}")
+
+    aa: dict[float, list[str]] = {t: [] for t in THRESHOLDS}
+    real: dict[float, list[str]] = {t: [] for t in THRESHOLDS}
+    scaled: dict[float, list[str]] = {t: [] for t in THRESHOLDS}
+    for i in range(runs - 1):
+        for t, v in verdicts(runs_a[i], runs_a[i + 1], args.resamples).items():
+            aa[t] += v
+        for t, v in verdicts(runs_a[i], runs_a[i + 1], args.resamples, 1 + SLOWDOWN).items():
+            scaled[t] += v
+    for i in range(runs):
+        for t, v in verdicts(runs_a[i], runs_b[i], args.resamples).items():
+            real[t] += v
+
+    print(f"\n{runs - 1} A/A pairings x {len(cases)} cases = {len(aa[0.0])} comparisons; "
+          f"{runs} A/B pairings = {len(real[0.0])} comparisons with a real +5% delay")
+    print(f"{'threshold':>9}  {'A/A flagged':>12}  {'detected (real +5%)':>20}  "
+          f"{'detected (x1.05)':>17}")
+    rows = []
+    for t in THRESHOLDS:
+        fp = sum(v != "no change" for v in aa[t]) / len(aa[t])
+        det = sum(v == "slower" for v in real[t]) / len(real[t])
+        det_s = sum(v == "slower" for v in scaled[t]) / len(scaled[t])
+        rows.append((t, fp, det))
+        print(f"{100 * t:8.1f}%  {100 * fp:11.1f}%  {100 * det:19.1f}%  {100 * det_s:16.1f}%")
+
+    both = [t for t, fp, det in rows if fp <= FP_TARGET and det >= DETECT_TARGET]
+    fp_ok = [t for t, fp, _ in rows if fp <= FP_TARGET]
+    if both:
+        chosen, why = both[0], (f"smallest threshold with A/A false positives <= "
+                                f"{100 * FP_TARGET:.0f}% and detection >= "
+                                f"{100 * DETECT_TARGET:.0f}%")
+    elif fp_ok:
+        chosen, why = fp_ok[0], (f"no threshold reaches both targets; smallest with A/A false "
+                                 f"positives <= {100 * FP_TARGET:.0f}%")
+    else:
+        chosen, why = THRESHOLDS[-1], "no threshold meets the false-positive target"
+    print(f"\nchosen threshold: {100 * chosen:g}% ({why})")
+    print(f"default in accelbench.compare: {100 * DEFAULT_THRESHOLD:g}%"
+          + ("" if chosen == DEFAULT_THRESHOLD else "  <- differs from this machine's choice"))
+
+
+def _key(c: Case) -> Key:
+    return (c.kernel, c.case, c.dtype)
+
+
+if __name__ == "__main__":
+    main()

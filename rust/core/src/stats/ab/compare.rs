@@ -1,0 +1,177 @@
+//! One verdict per case from two sample sets: faster, slower or no change.
+//!
+//! # Method
+//! `a` is the baseline and `b` the candidate; both are times, so a ratio
+//! `median(b) / median(a)` above 1 means `b` is slower. Three pieces of
+//! evidence are combined:
+//!
+//! 1. the percentile-bootstrap confidence interval `[lo, hi]` of that ratio
+//!    (resampling `a` and `b` independently, [`bootstrap_ratio_ci`]);
+//! 2. the two-sided Mann–Whitney U test (no assumption on the shape of the
+//!    distributions, robust to the long right tail of timings);
+//! 3. a noise threshold `t` (default 2%): run-to-run variation that the
+//!    samples of one run cannot show (clock and power state, placement,
+//!    other tenants), measured by A/A comparisons of repeated runs.
+//!
+//! The verdict is **slower** when `lo > 1 + t` *and* `p < alpha`,
+//! **faster** when `hi < 1 / (1 + t)` *and* `p < alpha`, and **no change**
+//! otherwise. Requiring the whole interval beyond the threshold makes the
+//! claim "slower by more than the noise" at 97.5% one-sided confidence, not
+//! merely "the point estimate moved"; the rank test must agree, which
+//! guards against a bootstrap interval made narrow by a few heavy ties.
+//! The faster bound `1 / (1 + t)` makes the rule symmetric: swapping `a`
+//! and `b` turns slower into faster and nothing else. Criterion.rs uses the
+//! same two-part rule (p-value and a noise band around the change).
+use super::mann_whitney::mann_whitney_u;
+use crate::stats::bootstrap::{bootstrap_ratio_ci, Statistic};
+use crate::stats::{check_confidence, median_sorted, sorted_copy};
+use crate::{Error, Result};
+
+/// Settings of [`compare`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompareConfig {
+    /// Relative noise threshold `t` (0.02 = 2%).
+    pub threshold: f64,
+    /// Significance level of the rank test.
+    pub alpha: f64,
+    /// Confidence level of the bootstrap interval of the ratio.
+    pub confidence: f64,
+    /// Bootstrap resamples.
+    pub resamples: usize,
+    /// Bootstrap seed (the result depends only on the data and the seed).
+    pub seed: u64,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 0.02,
+            alpha: 0.05,
+            confidence: 0.95,
+            resamples: 10_000,
+            seed: 0,
+        }
+    }
+}
+
+impl CompareConfig {
+    /// Checks every field's range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        check_confidence(self.confidence)?;
+        if !(self.threshold >= 0.0 && self.threshold.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "threshold must be a finite number >= 0, got {}",
+                self.threshold
+            )));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "alpha must be strictly between 0 and 1, got {}",
+                self.alpha
+            )));
+        }
+        if self.resamples == 0 {
+            return Err(Error::InvalidArgument(
+                "resamples must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The verdict of one comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `b` is faster than `a` beyond the noise threshold, significantly.
+    Faster,
+    /// `b` is slower than `a` beyond the noise threshold, significantly.
+    Slower,
+    /// Neither.
+    NoChange,
+}
+
+impl Verdict {
+    /// `"faster"`, `"slower"` or `"no change"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Faster => "faster",
+            Self::Slower => "slower",
+            Self::NoChange => "no change",
+        }
+    }
+
+    /// The verdict rule of the module docs, from the ratio's interval and
+    /// the rank test's p-value.
+    #[must_use]
+    pub fn decide(ci_low: f64, ci_high: f64, p_value: f64, threshold: f64, alpha: f64) -> Self {
+        if p_value < alpha && ci_low > 1.0 + threshold {
+            Self::Slower
+        } else if p_value < alpha && ci_high < 1.0 / (1.0 + threshold) {
+            Self::Faster
+        } else {
+            Self::NoChange
+        }
+    }
+}
+
+/// Everything [`compare`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// Median of the baseline `a`.
+    pub median_a: f64,
+    /// Median of the candidate `b`.
+    pub median_b: f64,
+    /// `median_b / median_a`.
+    pub ratio: f64,
+    /// Lower end of the bootstrap CI of the ratio.
+    pub ci_low: f64,
+    /// Upper end of the bootstrap CI of the ratio.
+    pub ci_high: f64,
+    /// Two-sided Mann–Whitney p-value.
+    pub p_value: f64,
+    /// Probability that a sample of `b` exceeds one of `a` (0.5: no shift).
+    pub effect: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Compares candidate `b` against baseline `a` (times; larger is slower).
+///
+/// # Errors
+/// [`Error::Empty`], [`Error::NonFinite`], or [`Error::InvalidArgument`] for
+/// a bad configuration or a non-positive value in `a`.
+pub fn compare(a: &[f64], b: &[f64], config: &CompareConfig) -> Result<Comparison> {
+    config.validate()?;
+    let sa = sorted_copy(a)?;
+    let sb = sorted_copy(b)?;
+    let (ci_low, ci_high) = bootstrap_ratio_ci(
+        a,
+        b,
+        Statistic::Median,
+        config.resamples,
+        config.confidence,
+        config.seed,
+    )?;
+    let test = mann_whitney_u(b, a)?;
+    let (median_a, median_b) = (median_sorted(&sa), median_sorted(&sb));
+    Ok(Comparison {
+        median_a,
+        median_b,
+        ratio: median_b / median_a,
+        ci_low,
+        ci_high,
+        p_value: test.p_value,
+        effect: test.effect,
+        verdict: Verdict::decide(
+            ci_low,
+            ci_high,
+            test.p_value,
+            config.threshold,
+            config.alpha,
+        ),
+    })
+}

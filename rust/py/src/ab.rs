@@ -1,0 +1,123 @@
+//! A/B comparison bindings: Mann–Whitney U and the ratio-of-medians verdict.
+use accelbench_core::stats::ab::{self, CompareConfig};
+use pyo3::prelude::*;
+
+use crate::convert::{count, samples as extract_samples};
+use crate::errors::compute;
+
+/// Result of a two-sided Mann–Whitney U test.
+#[pyclass(frozen, module = "accelbench._core", name = "MannWhitney")]
+pub struct PyMannWhitney {
+    #[pyo3(get)]
+    u: f64,
+    #[pyo3(get)]
+    z: f64,
+    #[pyo3(get)]
+    p_value: f64,
+    #[pyo3(get)]
+    effect: f64,
+}
+
+#[pymethods]
+impl PyMannWhitney {
+    fn __repr__(&self) -> String {
+        format!(
+            "MannWhitney(u={}, z={:.4}, p_value={:.4e}, effect={:.4})",
+            self.u, self.z, self.p_value, self.effect
+        )
+    }
+}
+
+/// Comparison of a candidate against a baseline.
+#[pyclass(frozen, module = "accelbench._core", name = "Comparison")]
+pub struct PyComparison {
+    #[pyo3(get)]
+    median_a: f64,
+    #[pyo3(get)]
+    median_b: f64,
+    #[pyo3(get)]
+    ratio: f64,
+    #[pyo3(get)]
+    ci_low: f64,
+    #[pyo3(get)]
+    ci_high: f64,
+    #[pyo3(get)]
+    p_value: f64,
+    #[pyo3(get)]
+    effect: f64,
+    #[pyo3(get)]
+    verdict: &'static str,
+}
+
+#[pymethods]
+impl PyComparison {
+    fn __repr__(&self) -> String {
+        format!(
+            "Comparison(ratio={:.4}, ci=({:.4}, {:.4}), p_value={:.3e}, verdict={:?})",
+            self.ratio, self.ci_low, self.ci_high, self.p_value, self.verdict
+        )
+    }
+}
+
+/// Two-sided Mann–Whitney U test of `a` against `b` (normal approximation
+/// with tie and continuity corrections, as scipy's `method="asymptotic"`).
+#[pyfunction]
+fn mann_whitney_u(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<PyMannWhitney> {
+    let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
+    let r = compute(py, || ab::mann_whitney_u(&xa, &xb))?;
+    Ok(PyMannWhitney {
+        u: r.u,
+        z: r.z,
+        p_value: r.p_value,
+        effect: r.effect,
+    })
+}
+
+/// Compares candidate times `b` against baseline times `a`: bootstrap CI of
+/// `median(b) / median(a)`, Mann–Whitney p-value and the verdict.
+#[pyfunction]
+#[pyo3(signature = (a, b, *, threshold = 0.02, alpha = 0.05, confidence = 0.95, resamples = 10_000, seed = 0))]
+#[allow(clippy::too_many_arguments)]
+fn compare_samples(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    threshold: f64,
+    alpha: f64,
+    confidence: f64,
+    resamples: i64,
+    seed: u64,
+) -> PyResult<PyComparison> {
+    let config = CompareConfig {
+        threshold,
+        alpha,
+        confidence,
+        resamples: count("resamples", resamples)?,
+        seed,
+    };
+    let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
+    let c = compute(py, || ab::compare(&xa, &xb, &config))?;
+    Ok(PyComparison {
+        median_a: c.median_a,
+        median_b: c.median_b,
+        ratio: c.ratio,
+        ci_low: c.ci_low,
+        ci_high: c.ci_high,
+        p_value: c.p_value,
+        effect: c.effect,
+        verdict: c.verdict.as_str(),
+    })
+}
+
+/// Adds the A/B functions and classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyMannWhitney>()?;
+    m.add_class::<PyComparison>()?;
+    m.add_function(wrap_pyfunction!(mann_whitney_u, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_samples, m)?)?;
+    Ok(())
+}
