@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--cache", choices=("warm", "cold"),
+                     help="warm (default) or cold: flush the last-level cache before each launch")
+    run.add_argument("--graph", action="store_true", default=None,
+                     help="replay launches from a captured device graph (CUDA/HIP, NPU)")
+    run.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
+                     help="run each case continuously this long; writes sustain.png")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")
@@ -79,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="device, software and the harness's own overhead")
     info.add_argument("--device", default="auto")
+    info.add_argument("--selftest", action="store_true",
+                      help="time work of known duration with the device's timer; exit 1 if off")
     return parser
 
 
