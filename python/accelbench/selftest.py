@@ -8,7 +8,7 @@ CUDA / ROCm
     spins until its cycle counter has advanced by ``cycles``. Cycles become
     seconds through a rate *measured* with the host monotonic clock: the
     slope of host time (launch + synchronise) between a 20 M and a 200 M
-    cycle sleep, so fixed launch costs cancel. Every spin kernel also costs a
+    cycle sleep (fastest of five each), so fixed launch costs cancel. Every spin kernel also costs a
     fixed per-launch time (launch, prologue, the gap to the next dependent
     kernel); a *null launch* (``_sleep(0)``) measures it with the same timer.
     The check is ``error = (T(d) - T(0) - d) / d``: the timer must see the
@@ -81,7 +81,11 @@ def _tolerance(d: float) -> float | None:
 
 # ------------------------------------------------------------------ CUDA / ROCm
 def _sleep_rate(module: Any, small: int = 20_000_000, large: int = 200_000_000) -> float:
-    """Spin-kernel cycles per second, from the host-clock slope between two sleeps."""
+    """Spin-kernel cycles per second, from the host-clock slope between two sleeps.
+
+    The host can only be late (descheduled while waiting), never early, so
+    the fastest of five tries of each size is used.
+    """
 
     def host(cycles: int) -> float:
         module.synchronize()
@@ -91,11 +95,9 @@ def _sleep_rate(module: Any, small: int = 20_000_000, large: int = 200_000_000) 
         return time.perf_counter() - t0
 
     host(small // 10)
-    rates = []
-    for _ in range(3):
-        a, b = host(small), host(large)
-        rates.append((large - small) / (b - a))
-    return statistics.median(rates)
+    a = min(host(small) for _ in range(5))
+    b = min(host(large) for _ in range(5))
+    return (large - small) / (b - a)
 
 
 def _sleep_checks(device: AcceleratorDevice, module: Any, budget_s: float) -> list[Check]:
