@@ -119,7 +119,7 @@ class FakeRuntime:
     def current_stream(self, device: Any = None) -> FakeStream:
         return self._current
 
-    def Stream(self) -> FakeStream:  # noqa: N802 (torch's name)
+    def Stream(self) -> FakeStream:
         return FakeStream(self)
 
     @contextmanager
@@ -171,31 +171,31 @@ class FakeNvml:
         self.reads = 0
         self.lookups: list[str] = []
 
-    def nvmlInit(self) -> None:  # noqa: N802 (pynvml's names)
+    def nvmlInit(self) -> None:
         pass
 
-    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> str:  # noqa: N802
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> str:
         self.lookups.append(uuid)
         if uuid != self.uuid:
             raise RuntimeError("NVML_ERROR_NOT_FOUND")
         return "by-uuid"
 
-    def nvmlDeviceGetHandleByPciBusId(self, bus: str) -> str:  # noqa: N802
+    def nvmlDeviceGetHandleByPciBusId(self, bus: str) -> str:
         raise RuntimeError("NVML_ERROR_NOT_FOUND")
 
-    def nvmlDeviceGetHandleByIndex(self, idx: int) -> str:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, idx: int) -> str:
         return f"index-{idx}"
 
-    def nvmlDeviceGetClockInfo(self, h: str, kind: int) -> int:  # noqa: N802
+    def nvmlDeviceGetClockInfo(self, h: str, kind: int) -> int:
         return self.sm if kind == 1 else 2619
 
-    def nvmlDeviceGetTemperature(self, h: str, kind: int) -> int:  # noqa: N802
+    def nvmlDeviceGetTemperature(self, h: str, kind: int) -> int:
         return 40 + self.reads % 5
 
-    def nvmlDeviceGetPowerUsage(self, h: str) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, h: str) -> int:
         return 350_000
 
-    def nvmlDeviceGetCurrentClocksEventReasons(self, h: str) -> int:  # noqa: N802
+    def nvmlDeviceGetCurrentClocksEventReasons(self, h: str) -> int:
         value = self.reasons[self.reads % len(self.reasons)]
         self.reads += 1
         return value

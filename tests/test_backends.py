@@ -144,7 +144,7 @@ def test_cold_graph_rotates_over_copies_covering_twice_the_cache() -> None:
 def test_cold_graph_without_copies_or_size_is_unsupported() -> None:
     rt = FakeRuntime()
     dev = FakeDevice(rt)
-    with pytest.raises(UnsupportedError, match="Prepared.clone"):
+    with pytest.raises(UnsupportedError, match=r"Prepared\.clone"):
         dev.timer(lambda: None, cache="cold", graph=True)
     api = probe_events(event_api("cuda", rt))
     assert api is not None
