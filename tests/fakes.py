@@ -98,7 +98,6 @@ class FakeRuntime:
         if graphs:
             self.CUDAGraph = lambda: FakeGraph(self)
             self.graph = self._graph
-            self.graph_pool_handle = lambda: object()
 
     # device discovery
     def device_count(self) -> int:

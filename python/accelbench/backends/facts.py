@@ -172,15 +172,11 @@ def _capture_for(module: Any) -> Callable[[Callable[[], None]], Callable[[], Non
     stream_cls = getattr(module, "Stream", None)
     if graph_cls is None or context is None or stream_cls is None:
         return None
-    pool = None
-    handle = getattr(module, "graph_pool_handle", None)
-
     def capture(body: Callable[[], None]) -> Callable[[], None]:
-        nonlocal pool
-        if pool is None and handle is not None:
-            pool = handle()
-        # Warm up on a side stream first, as capture requires (library
-        # handles and workspaces are created outside the capture).
+        # Each graph gets its own memory pool (a pool shared with a graph
+        # that has since been freed trips the caching allocator). Warm up on
+        # a side stream first, as capture requires (library handles and
+        # workspaces are created outside the capture).
         side = stream_cls()
         side.wait_stream(module.current_stream())
         with module.stream(side):
@@ -188,7 +184,7 @@ def _capture_for(module: Any) -> Callable[[Callable[[], None]], Callable[[], Non
         module.current_stream().wait_stream(side)
         module.synchronize()
         graph = graph_cls()
-        with context(graph, pool=pool):
+        with context(graph):
             body()
         replay: Callable[[], None] = graph.replay
         replay()  # first replay uploads the graph
