@@ -74,7 +74,7 @@ class FakeRuntime:
         *,
         name: str = "Fake GPU 80GB",
         l2_bytes: int = 1 << 20,
-        rate: float = 1e10,
+        rate: float = 1e11,
         host_launch_s: float = 0.0,
         gap_s: float = 0.0,
         events: bool = True,
