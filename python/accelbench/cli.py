@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--world-size", type=_positive_int,
                      help="ranks of the local world the collectives run in (2 on CPU, "
                           "one per device otherwise; ignored under torchrun/srun)")
+    run.add_argument("--cache", choices=("warm", "cold"),
+                     help="warm (default) or cold: flush the last-level cache before each launch")
+    run.add_argument("--graph", action="store_true", default=None,
+                     help="replay launches from a captured device graph (CUDA/HIP, NPU)")
+    run.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
+                     help="run each case continuously this long; writes sustain.png")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")
@@ -112,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("run", type=Path, metavar="RUN")
     pub.add_argument("--results", type=Path, default=Path("results"),
                      help="results directory (default results/)")
+    info.add_argument("--selftest", action="store_true",
+                      help="time work of known duration with the device's timer; exit 1 if off")
     return parser
 
 

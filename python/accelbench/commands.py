@@ -61,7 +61,8 @@ def _select(suite_name: str, kernels: list[str] | None, dtypes: list[str] | None
 
 def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Settings:
     values: dict[str, Any] = dict(suite_settings)
-    for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples", "case_timeout"):
+    for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples", "case_timeout",
+                "cache", "graph", "sustain"):
         flag = getattr(args, key, None)
         if flag is not None:
             values[key] = flag
@@ -201,6 +202,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     meta.update(state="interrupted" if interrupted else "complete",
                 finished=datetime.now(timezone.utc).isoformat())
     run.write_meta(meta)
+    if settings.sustain > 0:
+        from accelbench.sustain import write_outputs
+
+        plot = write_outputs(run)
+        if plot is not None and not args.quiet:
+            err.print(f"sustained-load plot: {plot}")
     if not args.quiet:
         out.print(summary_table(frame, f"{suite.name} on {device.name}"))
         out.print(support_table(support_matrix(frame)))
@@ -244,6 +251,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     out.print(f"{'clock_resolution':<22} {fmt_time(_core.clock_resolution())}", markup=False)
     out.print(f"{'loop_overhead':<22} {fmt_time(_core.loop_overhead())} per launch "
               "(Rust sampler calling an empty Python callable)", markup=False)
+    with device.monitor() as monitor:
+        pass
+    for key, value in monitor.columns().items():
+        out.print(f"{key:<22} {value}", markup=False)
+    if getattr(args, "selftest", False):
+        return _print_selftest(device, out)
     return 0
 
 
@@ -286,3 +299,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
     Console(stderr=True, highlight=False).print(f"published {args.run} -> {folder}",
                                                 markup=False)
     return 0
+
+def _print_selftest(device: Device, out: Console) -> int:
+    from accelbench.selftest import selftest
+
+    checks = selftest(device)
+    out.print(f"self-test of the {device.timing_method} timer on {device.name}:", markup=False)
+    for c in checks:
+        expected = f"{c.expected_s * 1e6:.3f} us" if c.expected_s is not None else "-"
+        error = f"{c.error * 100:+.2f}%" if c.error is not None else ""
+        verdict = "" if c.tolerance is None else ("ok" if c.ok else
+                                                  f"FAIL (> {c.tolerance * 100:g}%)")
+        out.print(f"  {c.name:<34} expected {expected:>10}  measured {c.measured_s * 1e6:.3f} us"
+                  f"  {error:>8} {verdict} {c.note}".rstrip(), markup=False)
+    return 0 if all(c.ok for c in checks) else 1

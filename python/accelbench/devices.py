@@ -16,6 +16,8 @@ run's ``meta.json`` (name, memory, versions).
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import platform
 import re
@@ -25,7 +27,24 @@ from typing import Any
 
 import torch
 
-from accelbench.errors import DeviceError
+from accelbench.backends.facts import (
+    DEFAULT_LLC_BYTES,
+    accelerator_facts,
+    event_api,
+    probe_events,
+)
+from accelbench.backends.telemetry import Monitor, monitor_for
+from accelbench.backends.timers import (
+    CACHE_STATES,
+    BatchTimer,
+    ColdEventTimer,
+    EventApi,
+    EventTimer,
+    GraphTimer,
+    HostColdTimer,
+    HostSyncTimer,
+)
+from accelbench.errors import DeviceError, UnsupportedError, UsageError
 
 __all__ = [
     "BACKENDS",
@@ -34,13 +53,13 @@ __all__ = [
     "Device",
     "available_backends",
     "resolve_device",
+    "rotating_copies",
 ]
 
 #: Backends in the order ``--device auto`` prefers them.
 BACKENDS: tuple[str, ...] = ("cuda", "xpu", "npu", "mps", "cpu")
 
 Kernel = Callable[[], object]
-BatchTimer = Callable[[int], float]
 
 
 def _slug(text: str) -> str:
@@ -74,9 +93,47 @@ class Device:
     def synchronize(self) -> None:
         """Wait until all work submitted to the device has finished."""
 
-    def timer(self, fn: Kernel) -> tuple[Kernel | BatchTimer, bool]:
-        """Return what the sampler should drive and whether it is a batch timer."""
+    def timer(
+        self,
+        fn: Kernel,
+        *,
+        cache: str = "warm",
+        graph: bool = False,
+        clone: Callable[[], Kernel] | None = None,
+    ) -> tuple[Kernel | BatchTimer, bool]:
+        """Return what the sampler should drive and whether it is a batch timer.
+
+        ``cache`` is ``warm`` (back-to-back launches) or ``cold`` (the
+        last-level cache is flushed before every launch, outside the timed
+        region); ``graph`` replays the launches from a captured device graph;
+        ``clone`` makes a launch function over a fresh copy of the inputs
+        (needed for cold cache in graph mode). The base class times on the host.
+        """
+        _check_cache(cache)
+        if graph:
+            raise UnsupportedError(f"graph mode: {self.backend} has no device graphs")
+        if cache == "cold":
+            nbytes = 2 * self.llc_bytes()
+            return HostColdTimer(fn, self.make_flush(nbytes), nbytes), True
         return fn, False
+
+    def llc_bytes(self) -> int:
+        """Last-level cache size used to size cold-cache flushes."""
+        value = self.facts.get("llc_bytes")
+        return int(value) if value else DEFAULT_LLC_BYTES
+
+    def make_flush(self, nbytes: int) -> Kernel:
+        """A launch that reads and writes ``nbytes`` (evicts the caches)."""
+        buf = torch.zeros(nbytes, dtype=torch.uint8, device=self.torch_device)
+
+        def flush() -> object:
+            return buf.add_(1)
+
+        return flush
+
+    def monitor(self) -> Monitor:
+        """Telemetry for this device while a case runs (no readings by default)."""
+        return Monitor(None)
 
     def unsupported_dtype(self, dtype: torch.dtype) -> str | None:
         """Why ``dtype`` cannot run here, or None when it can."""
@@ -121,10 +178,8 @@ class CpuDevice(Device):
 
     def __init__(self) -> None:
         total = None
-        try:
+        with contextlib.suppress(ValueError, OSError, AttributeError):
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            pass
         facts: dict[str, Any] = {
             "cpu_model": _cpu_model(),
             "logical_cpus": os.cpu_count(),
@@ -143,54 +198,66 @@ class CpuDevice(Device):
 class AcceleratorDevice(Device):
     """A PyTorch accelerator (cuda incl. ROCm, xpu, mps, npu) timed with device events.
 
-    Events are recorded on the current stream of the device, the stream the
-    kernels are launched on, and the host synchronises on the end event once
-    per sample: the sampler sees the device time of k back-to-back launches.
+    Events are recorded on the stream that is current when a batch runs (the
+    stream the kernels are launched on) and the host synchronises on the end
+    event once per sample (MPS: on the whole device), so the sampler sees the
+    device time of k back-to-back launches. A backend whose timing events fail
+    a probe at discovery falls back to synchronised host timing
+    (``timing_method = host-synchronized``). See
+    :mod:`accelbench.backends.timers` for the cold-cache and graph timers and
+    :mod:`accelbench.backends.facts` for what each backend reports.
+
+    ``module`` and ``version`` default to ``torch.<backend>`` and
+    ``torch.version``; tests pass fakes.
     """
 
-    def __init__(self, backend: str, index: int | None) -> None:
-        module = getattr(torch, backend)
+    def __init__(
+        self, backend: str, index: int | None, module: Any = None, version: Any = None
+    ) -> None:
+        module = getattr(torch, backend) if module is None else module
         idx = 0 if index is None else index
-        name = backend
-        facts: dict[str, Any] = {}
-        if backend in ("cuda", "xpu", "npu"):
+        if backend != "mps":
             count = module.device_count()
             if idx >= count:
                 raise DeviceError(f"device {backend}:{idx} does not exist ({count} visible)")
-            name = module.get_device_name(idx)
-            props = module.get_device_properties(idx)
-            facts["memory_bytes"] = getattr(props, "total_memory", None)
-            if backend == "cuda":
-                facts["capability"] = f"{props.major}.{props.minor}"
-                facts["multiprocessors"] = props.multi_processor_count
-                facts["hip"] = torch.version.hip
-                facts["cuda"] = torch.version.cuda
-        elif backend == "mps":
-            name = f"Apple {platform.machine()} GPU"
-        facts["name"] = name
-        method = "device-events" if hasattr(torch, "Event") else "host-synchronized"
+        facts = accelerator_facts(backend, module, idx, version)
+        name = str(facts["name"])
+        self._events = probe_events(event_api(backend, module))
+        method = "device-events" if self._events is not None else "host-synchronized"
         super().__init__(backend, idx if backend != "mps" else None, name, method, facts)
         self._module = module
 
     def synchronize(self) -> None:
         self._module.synchronize()
 
-    def timer(self, fn: Kernel) -> tuple[Kernel | BatchTimer, bool]:
-        device_type = self.backend
-        sync = self._module.synchronize
+    def timer(
+        self,
+        fn: Kernel,
+        *,
+        cache: str = "warm",
+        graph: bool = False,
+        clone: Callable[[], Kernel] | None = None,
+    ) -> tuple[Kernel | BatchTimer, bool]:
+        _check_cache(cache)
+        api = self._events
+        self.synchronize()
+        if graph:
+            if api is None or api.capture is None:
+                raise UnsupportedError(f"graph mode: {self.backend} has no device graphs here")
+            if cache == "warm":
+                return GraphTimer([fn], api), True
+            fns, total = rotating_copies(clone, 2 * self.llc_bytes(), api)
+            return GraphTimer(fns, api, "cold", float(total)), True
+        flush_bytes = 2 * self.llc_bytes()
+        if api is None:
+            flush = self.make_flush(flush_bytes) if cache == "cold" else None
+            return HostSyncTimer(fn, self.synchronize, flush, float(flush_bytes)), True
+        if cache == "cold":
+            return ColdEventTimer(fn, api, self.make_flush(flush_bytes), flush_bytes), True
+        return EventTimer(fn, api), True
 
-        def run_batch(k: int) -> float:
-            start = torch.Event(device_type, enable_timing=True)
-            end = torch.Event(device_type, enable_timing=True)
-            start.record()
-            for _ in range(k):
-                fn()
-            end.record()
-            end.synchronize()
-            return float(start.elapsed_time(end)) * 1e-3
-
-        sync()
-        return run_batch, True
+    def monitor(self) -> Monitor:
+        return monitor_for(self.facts, self.index)
 
     def unsupported_dtype(self, dtype: torch.dtype) -> str | None:
         if self.backend == "mps" and dtype == torch.float64:
@@ -200,6 +267,37 @@ class AcceleratorDevice(Device):
     def memory_bytes(self) -> int | None:
         value = self.facts.get("memory_bytes")
         return int(value) if value else None
+
+
+def rotating_copies(
+    clone: Callable[[], Kernel] | None, need_bytes: int, api: EventApi
+) -> tuple[list[Kernel], int]:
+    """Launch functions over input copies whose total footprint is at least ``need_bytes``.
+
+    The footprint of one copy is *measured* (allocator bytes before and after
+    the first copy); the total is checked, so cold cache in graph mode can
+    never silently run warm.
+    """
+    if clone is None:
+        raise UnsupportedError("cold cache in graph mode needs input copies "
+                               "(this case's family provides no Prepared.clone)")
+    before = api.memory_allocated() if api.memory_allocated else None
+    first = clone()
+    per_copy = float(api.memory_allocated() - before) if before is not None and \
+        api.memory_allocated else 0.0
+    if per_copy <= 0:
+        raise UnsupportedError("cold cache in graph mode: cannot measure the input copies' size")
+    count = max(2, math.ceil(need_bytes / per_copy))
+    fns = [first] + [clone() for _ in range(count - 1)]
+    total = int(per_copy * len(fns))
+    if total < need_bytes:  # pragma: no cover - guarded by the count above
+        raise UnsupportedError(f"input copies cover {total} B < {need_bytes} B")
+    return fns, total
+
+
+def _check_cache(cache: str) -> None:
+    if cache not in CACHE_STATES:
+        raise UsageError(f"unknown cache state {cache!r}: choose {' or '.join(CACHE_STATES)}")
 
 
 def _backend_available(backend: str) -> bool:

@@ -104,10 +104,21 @@ COLUMNS: tuple[Column, ...] = (
     Column("world_size", "Int64", "collectives: ranks in the world"),
     Column("rank_skew", "float64", "collectives: slowest over fastest rank's median"),
     Column("slowest_rank", "Int64", "collectives: rank whose median is the case time"),
+    Column("cache_state", "string", "warm, or cold (last-level cache flushed before each launch)"),
+    Column("graph", "boolean", "launches replayed from a captured device graph"),
+    Column("cold_bytes", "float64", "bytes touched between launches to evict caches (cold)"),
+    Column("host_submit_s", "float64", "host time to enqueue one launch, seconds (median)"),
+    Column("throttled_frac", "float64", "fraction of telemetry readings that reported throttling"),
+    Column("sm_clock_mhz", "float64", "SM/GFX clock during the case, MHz (median reading)"),
+    Column("mem_clock_mhz", "float64", "memory clock during the case, MHz (median reading)"),
+    Column("temp_c", "float64", "highest device temperature during the case, Celsius"),
+    Column("power_w", "float64", "mean board power during the case, watts"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
-SAMPLE_COLUMNS = ("run_id", "kernel", "case", "dtype", "rank", "index", "seconds", "iters")
+SAMPLE_COLUMNS = (
+    "run_id", "kernel", "case", "dtype", "rank", "index", "seconds", "iters", "throttled",
+)
 
 
 def _utc_stamp() -> str:
@@ -268,12 +279,14 @@ def _samples_frame(events: Any) -> pd.DataFrame:
         ranks = smp.get("ranks") or [{"rank": 0, "seconds": smp.get("seconds", [])}]
         iters = smp.get("iters")
         for r in ranks:
+            flags = r.get("throttled") or smp.get("throttled") or []
             for i, s in enumerate(r.get("seconds", [])):
-                records.append(
-                    (row["run_id"], row["kernel"], row["case"], row["dtype"], r["rank"], i, s, iters)
-                )
+                flag = flags[i] if i < len(flags) else None
+                records.append((row["run_id"], row["kernel"], row["case"], row["dtype"],
+                                r["rank"], i, s, iters, flag))
     frame = pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
-    return frame.astype({"rank": "int32", "index": "int32", "seconds": "float64", "iters": "Int64"})
+    return frame.astype({"rank": "int32", "index": "int32", "seconds": "float64", "iters": "Int64",
+                         "throttled": "boolean"})
 
 
 def _run_path(run_dir: str | os.PathLike[str]) -> Path:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from accelbench import _core
+from accelbench.backends.timers import timer_columns, timer_intervals
 from accelbench.devices import Device
 from accelbench.errors import UnsupportedError
 from accelbench.results import RunDir
@@ -54,6 +55,9 @@ class Settings:
     max_memory_gib: float | None = None
     #: ranks of a local collectives world (None: per device)
     world_size: int | None = None
+    cache: str = "warm"  # warm | cold: flush the last-level cache before every launch
+    graph: bool = False  # replay the launches from a captured device graph
+    sustain: float = 0.0  # > 0: run each case continuously this long (sustain.py)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,21 +137,28 @@ def _throughput(row: dict[str, Any], flops: float | None, nbytes: float | None) 
 def measure_case(case: Case, device: Device, settings: Settings, run_id: str) -> Outcome:
     """Prepare, warm up, sample and summarise one case; never raises for the case's faults."""
     row = base_row(case, device, run_id)
+    row.update(cache_state=settings.cache, graph=settings.graph)
+    if settings.sustain > 0:
+        from accelbench.sustain import sustain_case
+
+        return sustain_case(case, device, settings, row)
     started = time.perf_counter()
     try:
         family = get_family(case.kernel)
         prepared = family.prepare(case, device)
-        timer, batch = device.timer(prepared.fn)
-        result = _core.sample(
-            timer,
-            batch=batch,
-            warmup_s=settings.warmup,
-            max_time_s=settings.max_case_time,
-            target_rel_ci=settings.target_rel_ci,
-            min_samples=settings.min_samples,
-            confidence=settings.confidence,
-        )
-        device.synchronize()
+        timer, batch = device.timer(prepared.fn, cache=settings.cache, graph=settings.graph,
+                                    clone=prepared.clone)
+        with device.monitor() as monitor:
+            result = _core.sample(
+                timer,
+                batch=batch,
+                warmup_s=settings.warmup,
+                max_time_s=settings.max_case_time,
+                target_rel_ci=settings.target_rel_ci,
+                min_samples=settings.min_samples,
+                confidence=settings.confidence,
+            )
+            device.synchronize()
     except Exception as exc:  # a fault of this case: record it, keep the run going
         return _failure(row, exc)
     analysis = _core.analyze(result.samples, settings.confidence)
@@ -174,10 +185,17 @@ def measure_case(case: Case, device: Device, settings: Settings, run_id: str) ->
         warmup_s=result.warmup_s,
     )
     _throughput(row, prepared.flops, prepared.bytes)
-    del prepared
+    n = len(result.samples)
+    row.update(timer_columns(timer, n))
+    row.update(monitor.columns())
+    flags = monitor.flags(timer_intervals(timer, n))
+    del prepared, timer
     gc.collect()
     row["wall_s"] = time.perf_counter() - started
-    return Outcome(row, {"seconds": list(result.samples), "iters": result.k})
+    samples: dict[str, Any] = {"seconds": list(result.samples), "iters": result.k}
+    if flags is not None:
+        samples["throttled"] = flags
+    return Outcome(row, samples)
 
 
 ProgressHook = Callable[[str, Case, int, int, Outcome | None], None]

@@ -99,6 +99,9 @@ class Prepared:
     ``flops``/``bytes`` are per launch: the exact FLOP count and the bytes the
     kernel must move at least once. ``output`` returns the result tensor of
     the last launch; ``reference`` computes the float64 CPU reference.
+    ``clone`` (optional) makes an independent copy of the device inputs and
+    outputs and returns a launch function over it: cold cache in graph mode
+    rotates over such copies.
     """
 
     fn: Callable[[], object]
@@ -107,6 +110,7 @@ class Prepared:
     output: Callable[[], torch.Tensor] | None = None
     reference: Callable[[], torch.Tensor] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    clone: Callable[[], Callable[[], object]] | None = None
 
 
 class Family(Protocol):

@@ -11,7 +11,7 @@ activation: the token count of an LLM projection). Every list is a sweep.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -127,12 +127,17 @@ class MatmulFamily:
         def reference() -> torch.Tensor:
             return a_host.double() @ b_host.double()
 
+        def clone() -> Callable[[], object]:
+            a2, b2, c2 = a.clone(), b.clone(), torch.empty_like(c)
+            return lambda: torch.matmul(a2, b2, out=c2)
+
         return Prepared(
             fn=run,
             flops=float(matmul_flops(m, n, k)),
             bytes=float(need),
             output=lambda: c,
             reference=reference,
+            clone=clone,
         )
 
 
