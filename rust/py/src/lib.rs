@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod errors;
+mod numerics;
 mod stats;
 mod timing;
 
@@ -21,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InputError", py.get_type::<errors::InputError>())?;
     stats::register(m)?;
     timing::register(m)?;
+    numerics::register(m)?;
     Ok(())
 }

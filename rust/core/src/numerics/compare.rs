@@ -24,7 +24,7 @@
 //! result does not depend on the thread count.
 use rayon::prelude::*;
 
-use super::float::{DType, Format, Bf16, F16, F32, F64};
+use super::float::{Bf16, DType, Format, F16, F32, F64};
 use super::Buffer;
 use crate::{Error, Result};
 
@@ -296,7 +296,15 @@ fn same_dtype<F: Format>(a: &[F::Raw], b: &[F::Raw], tol: Tolerance) -> Comparis
         .map(|(c, (a, b))| {
             let mut acc = Acc::new();
             for (j, (&x, &y)) in a.iter().zip(b).enumerate() {
-                acc.push(dtype, c * CHUNK + j, F::bits(x), F::value(x), F::value(y), F::bits(y), tol);
+                acc.push(
+                    dtype,
+                    c * CHUNK + j,
+                    F::bits(x),
+                    F::value(x),
+                    F::value(y),
+                    F::bits(y),
+                    tol,
+                );
             }
             acc
         })
@@ -309,7 +317,11 @@ fn same_dtype<F: Format>(a: &[F::Raw], b: &[F::Raw], tol: Tolerance) -> Comparis
 /// # Errors
 /// [`Error::InvalidArgument`] for different lengths or a negative/non-finite
 /// tolerance.
-pub fn compare_to_reference(out: Buffer<'_>, reference: &[f64], tol: Tolerance) -> Result<Comparison> {
+pub fn compare_to_reference(
+    out: Buffer<'_>,
+    reference: &[f64],
+    tol: Tolerance,
+) -> Result<Comparison> {
     let tol = tol.validate()?;
     check_len(out.len(), reference.len())?;
     Ok(match out {
@@ -349,7 +361,9 @@ fn distances<F: Format>(a: &[F::Raw], b: &[F::Raw]) -> Vec<u64> {
     let dtype = F::DTYPE;
     a.par_iter()
         .zip(b)
-        .map(|(&x, &y)| super::float::ulp_distance(dtype, F::bits(x), F::bits(y)).unwrap_or(u64::MAX))
+        .map(|(&x, &y)| {
+            super::float::ulp_distance(dtype, F::bits(x), F::bits(y)).unwrap_or(u64::MAX)
+        })
         .collect()
 }
 

@@ -61,12 +61,7 @@ fn word(b: &[u8]) -> u64 {
 
 /// Hash of one block (xxHash64's structure with seed 0).
 fn block_hash(data: &[u8]) -> u64 {
-    let mut lanes = [
-        P1.wrapping_add(P2),
-        P2,
-        0,
-        0u64.wrapping_sub(P1),
-    ];
+    let mut lanes = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
     let mut stripes = data.chunks_exact(32);
     for s in &mut stripes {
         lanes[0] = round(lanes[0], word(&s[0..]));
@@ -86,10 +81,15 @@ fn block_hash(data: &[u8]) -> u64 {
     let tail = stripes.remainder();
     let mut words = tail.chunks_exact(8);
     for w in &mut words {
-        h = (h ^ round(0, word(w))).rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
+        h = (h ^ round(0, word(w)))
+            .rotate_left(27)
+            .wrapping_mul(P1)
+            .wrapping_add(P4);
     }
     for &b in words.remainder() {
-        h = (h ^ u64::from(b).wrapping_mul(P5)).rotate_left(11).wrapping_mul(P1);
+        h = (h ^ u64::from(b).wrapping_mul(P5))
+            .rotate_left(11)
+            .wrapping_mul(P1);
     }
     avalanche(h)
 }
@@ -100,7 +100,10 @@ pub fn hash64(data: &[u8]) -> u64 {
     let blocks: Vec<u64> = data.par_chunks(BLOCK).map(block_hash).collect();
     let mut h = (data.len() as u64).wrapping_mul(P5);
     for b in blocks {
-        h = round(h, b).rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
+        h = round(h, b)
+            .rotate_left(27)
+            .wrapping_mul(P1)
+            .wrapping_add(P4);
     }
     avalanche(h)
 }

@@ -34,15 +34,35 @@ fn ulp_known_pairs_all_dtypes() {
         assert_eq!(ulp_distance(d, one, one + 1), Some(1), "{d:?} adjacent");
         assert_eq!(ulp_distance(d, one + 1, one), Some(1), "{d:?} symmetric");
         assert_eq!(ulp_distance(d, zero, s | zero), Some(0), "{d:?} +0 vs -0");
-        assert_eq!(ulp_distance(d, tiny, s | tiny), Some(2), "{d:?} across zero");
-        assert_eq!(ulp_distance(d, zero, tiny), Some(1), "{d:?} zero to subnormal");
-        assert_eq!(ulp_distance(d, big_sub, min_norm), Some(1), "{d:?} subnormal to normal");
+        assert_eq!(
+            ulp_distance(d, tiny, s | tiny),
+            Some(2),
+            "{d:?} across zero"
+        );
+        assert_eq!(
+            ulp_distance(d, zero, tiny),
+            Some(1),
+            "{d:?} zero to subnormal"
+        );
+        assert_eq!(
+            ulp_distance(d, big_sub, min_norm),
+            Some(1),
+            "{d:?} subnormal to normal"
+        );
         assert_eq!(ulp_distance(d, max, inf), Some(1), "{d:?} max to inf");
         assert_eq!(ulp_distance(d, inf, inf), Some(0), "{d:?} inf vs inf");
-        assert_eq!(ulp_distance(d, s | inf, inf), Some(2 * (inf & !s)), "{d:?} -inf vs inf");
+        assert_eq!(
+            ulp_distance(d, s | inf, inf),
+            Some(2 * (inf & !s)),
+            "{d:?} -inf vs inf"
+        );
         assert_eq!(ulp_distance(d, nan, nan | 2), Some(0), "{d:?} NaN vs NaN");
         assert_eq!(ulp_distance(d, nan, one), None, "{d:?} NaN vs number");
-        assert_eq!(ulp_distance(d, s | one, one), Some(2 * one), "{d:?} -1 vs 1");
+        assert_eq!(
+            ulp_distance(d, s | one, one),
+            Some(2 * one),
+            "{d:?} -1 vs 1"
+        );
         assert!(d.is_nan_bits(nan) && !d.is_nan_bits(inf) && d.is_inf_bits(s | inf));
         assert_eq!(d.bits_to_f64(one), 1.0);
         assert!(d.bits_to_f64(inf).is_infinite());
@@ -70,17 +90,33 @@ fn f16_and_bf16_rounding_roundtrips_every_pattern() {
 fn rounding_ties_to_even_underflow_and_overflow() {
     for d in [DType::F16, DType::Bf16, DType::F32] {
         let one = landmarks(d)[4];
-        let (lo, hi, hi2) = (d.bits_to_f64(one), d.bits_to_f64(one + 1), d.bits_to_f64(one + 2));
+        let (lo, hi, hi2) = (
+            d.bits_to_f64(one),
+            d.bits_to_f64(one + 1),
+            d.bits_to_f64(one + 2),
+        );
         // midpoint of 1 and next: ties to the even (1.0); midpoint of next and next-next: to next-next
         assert_eq!(d.round_bits(0.5 * (lo + hi)), one, "{d:?}");
         assert_eq!(d.round_bits(0.5 * (hi + hi2)), one + 2, "{d:?}");
-        assert_eq!(d.round_bits(0.5 * (lo + hi) * (1.0 + 1e-12)), one + 1, "{d:?}");
+        assert_eq!(
+            d.round_bits(0.5 * (lo + hi) * (1.0 + 1e-12)),
+            one + 1,
+            "{d:?}"
+        );
         let [_, tiny, _, _, _, max, inf, _] = landmarks(d);
         let t = d.bits_to_f64(tiny);
-        assert_eq!(d.round_bits(0.5 * t), 0, "{d:?} half the smallest subnormal ties to 0");
+        assert_eq!(
+            d.round_bits(0.5 * t),
+            0,
+            "{d:?} half the smallest subnormal ties to 0"
+        );
         assert_eq!(d.round_bits(0.75 * t), tiny, "{d:?}");
         assert_eq!(d.round_bits(-0.75 * t), sign(d) | tiny, "{d:?}");
-        assert_eq!(d.round_bits(d.bits_to_f64(max) * 1.5), inf, "{d:?} overflow");
+        assert_eq!(
+            d.round_bits(d.bits_to_f64(max) * 1.5),
+            inf,
+            "{d:?} overflow"
+        );
         assert_eq!(d.round_bits(f64::NEG_INFINITY), sign(d) | inf, "{d:?}");
     }
     // 65520 is the f16 overflow threshold (halfway between 65504 and 2^16)
@@ -94,7 +130,17 @@ fn buckets_and_labels() {
     assert_eq!(labels.len(), HIST_BUCKETS);
     assert_eq!(&labels[..6], ["0", "1", "2", "3-4", "5-8", "9-16"]);
     assert_eq!(labels[HIST_BUCKETS - 1], ">1048576");
-    for (d, b) in [(0, 0), (1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (8, 4), (9, 5), (16, 5)] {
+    for (d, b) in [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 3),
+        (5, 4),
+        (8, 4),
+        (9, 5),
+        (16, 5),
+    ] {
         assert_eq!(ulp_bucket(d), b, "{d}");
     }
     assert_eq!(ulp_bucket(1 << 20), HIST_BUCKETS - 2);
@@ -102,13 +148,18 @@ fn buckets_and_labels() {
     assert_eq!(ulp_bucket(u64::MAX), HIST_BUCKETS - 1);
 }
 
-const TOL: Tolerance = Tolerance { rtol: 1e-3, atol: 1e-5 };
+const TOL: Tolerance = Tolerance {
+    rtol: 1e-3,
+    atol: 1e-5,
+};
 
 fn lcg(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
         })
         .collect()
@@ -138,11 +189,24 @@ fn perturbed_output_is_classified() {
     assert_eq!(c.bitwise_equal, out.len() - 2);
     assert!((c.ulp_mean - 3.0 / (out.len() - 1) as f64).abs() < 1e-15);
 
-    let tight = compare_to_reference(Buffer::F32(&out), &reference, Tolerance { rtol: 0.0, atol: 0.0 });
+    let tight = compare_to_reference(
+        Buffer::F32(&out),
+        &reference,
+        Tolerance {
+            rtol: 0.0,
+            atol: 0.0,
+        },
+    );
     let tight = tight.unwrap();
     // zero tolerance against the unrounded reference: every rounded value fails
-    let inexact = reference.iter().filter(|&&r| f64::from(r as f32) != r).count();
-    assert_eq!(tight.mismatches, inexact, "both perturbed references are inexact in f32");
+    let inexact = reference
+        .iter()
+        .filter(|&&r| f64::from(r as f32) != r)
+        .count();
+    assert_eq!(
+        tight.mismatches, inexact,
+        "both perturbed references are inexact in f32"
+    );
     assert!(tight.first_mismatch.unwrap() <= 1234);
 }
 
@@ -189,7 +253,9 @@ fn metrics_match_a_naive_loop() {
 fn same_dtype_compare_and_errors() {
     let a: Vec<u16> = (0..1000u16).map(|i| 0x3c00 + i).collect();
     let mut b = a.clone();
-    assert!(compare(Buffer::Bf16(&a), Buffer::Bf16(&b), TOL).unwrap().all_bitwise_equal());
+    assert!(compare(Buffer::Bf16(&a), Buffer::Bf16(&b), TOL)
+        .unwrap()
+        .all_bitwise_equal());
     b[10] += 5;
     let c = compare(Buffer::Bf16(&a), Buffer::Bf16(&b), TOL).unwrap();
     assert!(!c.all_bitwise_equal());
@@ -198,19 +264,34 @@ fn same_dtype_compare_and_errors() {
     assert_eq!(d.iter().sum::<u64>(), 5);
     assert!(compare(Buffer::F16(&a), Buffer::Bf16(&b), TOL).is_err());
     assert!(compare(Buffer::F16(&a), Buffer::F16(&b[..5]), TOL).is_err());
-    let bad = Tolerance { rtol: -1.0, atol: 0.0 };
+    let bad = Tolerance {
+        rtol: -1.0,
+        atol: 0.0,
+    };
     assert!(compare(Buffer::F16(&a), Buffer::F16(&b), bad).is_err());
     let nan = [0x7fc0u16];
     let num = [0x3f80u16];
-    assert_eq!(ulp_distances(Buffer::Bf16(&nan), Buffer::Bf16(&num)).unwrap(), [u64::MAX]);
+    assert_eq!(
+        ulp_distances(Buffer::Bf16(&nan), Buffer::Bf16(&num)).unwrap(),
+        [u64::MAX]
+    );
 }
 
 #[test]
 fn hash_is_stable_and_sensitive() {
-    let data: Vec<u8> = (0..(3 * hash::BLOCK + 13)).map(|i| (i * 31 % 251) as u8).collect();
+    let data: Vec<u8> = (0..(3 * hash::BLOCK + 13))
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
     let h = hash64(&data);
-    let serial = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    assert_eq!(serial.install(|| hash64(&data)), h, "thread count must not matter");
+    let serial = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(
+        serial.install(|| hash64(&data)),
+        h,
+        "thread count must not matter"
+    );
     let mut flipped = data.clone();
     flipped[2 * hash::BLOCK + 5] ^= 1;
     assert_ne!(hash64(&flipped), h);
