@@ -164,6 +164,7 @@ impl Acc {
         }
     }
 
+    #[allow(clippy::needless_pass_by_value)] // rayon's reduce hands both sides by value
     fn merge(mut self, o: Self) -> Self {
         self.n += o.n;
         self.matched += o.matched;

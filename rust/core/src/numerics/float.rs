@@ -131,6 +131,8 @@ impl DType {
 #[inline]
 #[must_use]
 pub fn ordered_bits(bits: u64, sign_pos: u32) -> i64 {
+    // sign_pos <= 63, so the magnitude has at most 63 bits and fits an i64.
+    #[allow(clippy::cast_possible_wrap)]
     let magnitude = (bits & ((1u64 << sign_pos) - 1)) as i64;
     if (bits >> sign_pos) & 1 == 1 {
         -magnitude
@@ -163,7 +165,7 @@ pub fn round_f64_to_bits(x: f64, ebits: u32, mbits: u32) -> u64 {
     if x.is_infinite() {
         return sign | exp_all;
     }
-    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let exp = i64::from(((bits >> 52) & 0x7ff) as u16);
     if exp == 0 {
         // Zero or an f64 subnormal (< 2^-1022): far below half the smallest
         // subnormal of every narrower format.

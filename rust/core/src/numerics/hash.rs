@@ -13,7 +13,7 @@
 //! platform accelbench supports).
 //!
 //! **Sampled positions.** [`sample_positions`] picks `count` evenly spaced
-//! indices (first and last included) plus `count` indices from a SplitMix64
+//! indices (first and last included) plus `count` indices from a `SplitMix64`
 //! stream seeded by the length, so two runs of the same shape sample the
 //! same elements and can be compared value by value later, without either
 //! device.
@@ -108,7 +108,7 @@ pub fn hash64(data: &[u8]) -> u64 {
     avalanche(h)
 }
 
-/// SplitMix64: one step of the stream (state advanced in place).
+/// `SplitMix64`: one step of the stream (state advanced in place).
 #[inline]
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -1,3 +1,6 @@
+// Exact float equality is the point of these tests: bits and maxima must match exactly.
+#![allow(clippy::float_cmp)]
+
 use super::float::{f16_to_f32_slow, round_f64_to_bits};
 use super::*;
 use proptest::prelude::*;
