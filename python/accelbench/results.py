@@ -7,7 +7,10 @@ Layout of a run (``runs/<UTC timestamp>-<device slug>/``)::
                          fsync'ed as each case ends: the source of truth
     results.parquet/csv  one row per case (written atomically at the end)
     samples.parquet      raw samples, one row per sample
-    fingerprints.parquet output fingerprints (when numerics are checked)
+    fingerprints.parquet output fingerprints (when numerics are checked): one row
+                         per case with the output hash and 32 sampled elements
+                         (bits and values); the case event carries it under
+                         ``samples["fingerprint"]``
 
 Because every finished case is in ``events.jsonl`` with its row and raw
 samples, a killed run loses at most the case in flight, and the tables can be
@@ -38,6 +41,7 @@ __all__ = [
     "Column",
     "RunDir",
     "load",
+    "load_fingerprints",
     "load_samples",
 ]
 
@@ -101,8 +105,21 @@ COLUMNS: tuple[Column, ...] = (
     Column("deterministic", "boolean", "repeated launches gave bitwise-equal outputs"),
     Column("fingerprint", "string", "hash of the output bytes"),
     Column("error", "string", "why the case is not ok (message, signal)"),
+    Column("ulp_mean", "float64", "mean ULP distance to the reference rounded to the dtype"),
+    Column("nan_mismatch", "Int64", "elements where exactly one of output/reference is NaN"),
+    Column("inf_mismatch", "Int64", "elements with an infinity the other side lacks"),
+    Column("ref_elements", "Int64", "output elements the reference covers (compared)"),
+    Column("tolerance", "string", "rtol/atol of the reference check"),
+    Column("flags", "string", "comma-separated check flags (reference_mismatch, ...)"),
+    Column("suspect", "boolean", "a flag says the measurement may not be real"),
+    Column("peak_tflops", "float64", "device peak for the dtype, when known and exceeded"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+FINGERPRINT_COLUMNS = (
+    "run_id", "key", "kernel", "case", "dtype", "shape", "n", "hash", "positions", "bits",
+    "values", "rtol", "atol", "all_equal", "nan_count", "inf_count",
+)
 
 SAMPLE_COLUMNS = ("run_id", "kernel", "case", "dtype", "rank", "index", "seconds", "iters")
 
@@ -255,6 +272,9 @@ class RunDir:
         _atomic_frame(self.path / "results.parquet", frame, "parquet")
         _atomic_frame(self.path / "results.csv", frame, "csv")
         _atomic_frame(self.path / "samples.parquet", _samples_frame(done.values()), "parquet")
+        _atomic_frame(
+            self.path / "fingerprints.parquet", _fingerprints_frame(done.values()), "parquet"
+        )
         return frame
 
 
@@ -271,6 +291,19 @@ def _samples_frame(events: Any) -> pd.DataFrame:
                 )
     frame = pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
     return frame.astype({"rank": "int32", "index": "int32", "seconds": "float64", "iters": "Int64"})
+
+
+def _fingerprints_frame(events: Any) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    for ev in events:
+        fp = (ev.get("samples") or {}).get("fingerprint")
+        if fp:
+            record = {c: fp.get(c) for c in FINGERPRINT_COLUMNS}
+            record["run_id"] = ev["row"].get("run_id")
+            record["shape"] = "x".join(str(d) for d in fp.get("shape", []))
+            records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=list(FINGERPRINT_COLUMNS))
+    return frame.astype({"n": "int64", "rtol": "float64", "atol": "float64"})
 
 
 def _run_path(run_dir: str | os.PathLike[str]) -> Path:
@@ -290,6 +323,15 @@ def load(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     if not run.events_path.exists():
         raise UsageError(f"{path}: not a run directory (no results.parquet or events.jsonl)")
     return results_frame([ev["row"] for ev in run.case_events().values()])
+
+
+def load_fingerprints(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The output fingerprints of a run, one row per checked case."""
+    path = _run_path(run_dir)
+    table = path / "fingerprints.parquet"
+    if table.exists():
+        return pd.read_parquet(table)
+    return _fingerprints_frame(RunDir(path).case_events().values())
 
 
 def load_samples(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
