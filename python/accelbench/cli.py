@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--no-check", action="store_true",
+                     help="skip numerical checks (reference, determinism, fingerprints)")
+    run.add_argument("--threads", type=_positive_int,
+                     help="torch.set_num_threads for the run (recorded in meta.json)")
+    run.add_argument("--deterministic-algorithms", action="store_true",
+                     help="run under torch.use_deterministic_algorithms(True)")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")
@@ -79,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="device, software and the harness's own overhead")
     info.add_argument("--device", default="auto")
+
+    cons = sub.add_parser("consistency",
+                          help="do runs compute the same outputs? (first run is the baseline)")
+    cons.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    cons.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
     return parser
 
 
@@ -96,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "info":
             from accelbench.commands import cmd_info
             return cmd_info(args)
+        if args.command == "consistency":
+            from accelbench.commands import cmd_consistency
+            return cmd_consistency(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
         err.print(f"accelbench: error: {exc}", markup=False)

@@ -29,7 +29,7 @@ from accelbench.results import SCHEMA_VERSION, RunDir
 from accelbench.runner import Outcome, Runner, Settings
 from accelbench.workloads.base import Case, canonical_dtype
 
-__all__ = ["cmd_info", "cmd_list", "cmd_run"]
+__all__ = ["cmd_consistency", "cmd_info", "cmd_list", "cmd_run"]
 
 FAILED = ("error", "crash", "timeout", "mismatch")
 
@@ -59,7 +59,23 @@ def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Setti
         flag = getattr(args, key, None)
         if flag is not None:
             values[key] = flag
+    if getattr(args, "no_check", False):
+        values["check"] = False
+    if getattr(args, "threads", None) is not None:
+        values["threads"] = args.threads
+    if getattr(args, "deterministic_algorithms", False):
+        values["deterministic_algorithms"] = True
     return Settings(**values)
+
+
+def _apply_torch_settings(settings: Settings) -> None:
+    """Thread count and deterministic algorithms are process-wide torch switches."""
+    import torch
+
+    if settings.threads is not None:
+        torch.set_num_threads(settings.threads)
+    if settings.deterministic_algorithms:
+        torch.use_deterministic_algorithms(True)
 
 
 class _Progress:
@@ -113,10 +129,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         suite, cases = _select(cfg["suite"], cfg["kernels"], cfg["dtypes"])
         settings = Settings(**meta["settings"])
+        _apply_torch_settings(settings)
     else:
         device = resolve_device(args.device)
         suite, cases = _select(args.suite, args.kernels, args.dtypes)
         settings = _settings(suite.settings, args)
+        _apply_torch_settings(settings)
         run = RunDir.create(args.out, device.slug)
         meta = {
             "schema_version": SCHEMA_VERSION,
@@ -131,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "dtypes": _dtypes(args.dtypes),
             },
             "settings": settings.as_dict(),
+            "torch_threads": _torch_threads(),
             "environment": environment(device),
         }
         run.write_meta(meta)
@@ -185,4 +204,39 @@ def cmd_info(args: argparse.Namespace) -> int:
     out.print(f"{'clock_resolution':<22} {fmt_time(_core.clock_resolution())}", markup=False)
     out.print(f"{'loop_overhead':<22} {fmt_time(_core.loop_overhead())} per launch "
               "(Rust sampler calling an empty Python callable)", markup=False)
+    return 0
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def cmd_consistency(args: argparse.Namespace) -> int:
+    """Per-case agreement of runs with the first one, from stored fingerprints."""
+    from rich.table import Table
+
+    from accelbench.consistency import compare_runs, render
+
+    result = compare_runs(args.runs)
+    if args.format in ("csv", "markdown"):
+        sys.stdout.write(render(result, args.format))
+        return 0
+    out = Console(highlight=False)
+    table = Table(title=f"consistency with {result.runs[0]}")
+    for col in ("run", "kernel", "case", "dtype", "status", "ulp_max"):
+        table.add_column(col, justify="right" if col == "ulp_max" else "left")
+    style = {"bitwise": "green", "within_tolerance": "yellow", "discrepant": "red"}
+    for r in result.table.itertuples(index=False):
+        ulp = "" if r.ulp_max != r.ulp_max else f"{r.ulp_max:.0f}"
+        table.add_row(str(r.run), str(r.kernel), str(r.case), str(r.dtype),
+                      f"[{style[str(r.status)]}]{r.status}[/]", ulp)
+    out.print(table)
+    for name in result.runs[1:]:
+        counts = result.table[result.table["run"] == name]["status"].value_counts()
+        out.print(f"{name}: consistency {100 * result.rate(name):.1f}% "
+                  f"(bitwise {counts.get('bitwise', 0)}, within tolerance "
+                  f"{counts.get('within_tolerance', 0)}, discrepant "
+                  f"{counts.get('discrepant', 0)})", markup=False)
     return 0

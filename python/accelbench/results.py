@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from accelbench.errors import UsageError
@@ -301,6 +302,9 @@ def _fingerprints_frame(events: Any) -> pd.DataFrame:
             record = {c: fp.get(c) for c in FINGERPRINT_COLUMNS}
             record["run_id"] = ev["row"].get("run_id")
             record["shape"] = "x".join(str(d) for d in fp.get("shape", []))
+            # float64 bit patterns with the sign set exceed int64: keep them uint64
+            record["bits"] = np.asarray(fp.get("bits") or [], dtype=np.uint64)
+            record["positions"] = np.asarray(fp.get("positions") or [], dtype=np.int64)
             records.append(record)
     frame = pd.DataFrame.from_records(records, columns=list(FINGERPRINT_COLUMNS))
     return frame.astype({"n": "int64", "rtol": "float64", "atol": "float64"})
