@@ -102,6 +102,14 @@ impl DType {
         bits & ((1u64 << (e + m)) - 1) == ((1u64 << e) - 1) << m
     }
 
+    /// Whether the exponent field is all ones (an infinity or a NaN).
+    #[must_use]
+    pub fn is_special_bits(self, bits: u64) -> bool {
+        let (e, m) = self.layout();
+        let exp_all = ((1u64 << e) - 1) << m;
+        bits & exp_all == exp_all
+    }
+
     /// The value of a bit pattern of this format, exactly, as `f64`.
     #[must_use]
     pub fn bits_to_f64(self, bits: u64) -> f64 {
@@ -312,4 +320,12 @@ impl Format for Bf16 {
     fn value(x: u16) -> f64 {
         f64::from(bf16_to_f32(x))
     }
+}
+
+/// Views a slice of a format's raw elements as bytes.
+pub(crate) fn as_bytes<F: Format>(x: &[F::Raw]) -> &[u8] {
+    // SAFETY: `Format` is sealed; its `Raw` types are f64, f32 and u16: plain
+    // numbers without padding whose every byte is initialised, so reading
+    // `size_of_val(x)` bytes from the slice's start is valid for its lifetime.
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<u8>(), std::mem::size_of_val(x)) }
 }

@@ -19,7 +19,7 @@
 //! device.
 use rayon::prelude::*;
 
-use super::float::{Bf16, DType, Format, F16, F32, F64};
+use super::float::{as_bytes, Bf16, DType, Format, F16, F32, F64};
 use super::Buffer;
 
 /// Bytes per parallel hash block (1 MiB).
@@ -159,14 +159,6 @@ pub struct Fingerprint {
     pub nan_count: usize,
     /// Infinite elements.
     pub inf_count: usize,
-}
-
-/// Views a slice of a format's raw elements as bytes.
-fn as_bytes<F: Format>(x: &[F::Raw]) -> &[u8] {
-    // SAFETY: `F::Raw` is f64, f32 or u16 (the only `Format` impls): plain
-    // numbers without padding whose every byte is initialised, so reading
-    // `size_of_val(x)` bytes from its start is valid for the slice's lifetime.
-    unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<u8>(), std::mem::size_of_val(x)) }
 }
 
 fn scan<F: Format>(x: &[F::Raw], count: usize) -> Fingerprint {
