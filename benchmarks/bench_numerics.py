@@ -21,6 +21,7 @@ a few repetitions. Run: ``python benchmarks/bench_numerics.py [--log2n 26]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,44 @@ def numpy_pipeline(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], bf16: bool,
     }
 
 
+def bench_one(name: str, a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], ta: torch.Tensor,
+              tb: torch.Tensor, rtol: float, atol: float, repeat: int) -> None:
+    """Times the four contenders on one pair and prints their figures."""
+    nbytes = a.nbytes + b.nbytes
+
+    native = _core.compare(a, b, dtype=name, rtol=rtol, atol=atol)
+    ref = numpy_pipeline(a, b, name == "bf16", rtol, atol)
+    assert native.ulp_max == ref["ulp_max"], (native.ulp_max, ref["ulp_max"])
+    assert native.mismatches == ref["outside"] + ref["nan_mismatch"]
+    assert native.max_abs_err == ref["max_abs"]
+
+    t_native = best_of(lambda: _core.compare(a, b, dtype=name, rtol=rtol, atol=atol),
+                       repeat)
+    t_numpy = best_of(lambda: numpy_pipeline(a, b, name == "bf16", rtol, atol), 1)
+
+    def torch_close() -> None:
+        with contextlib.suppress(AssertionError):
+            torch.testing.assert_close(ta, tb, rtol=rtol, atol=atol)
+
+    t_torch = best_of(torch_close, repeat)
+    src = np.concatenate([a.view(np.uint8), b.view(np.uint8)])
+    dst = np.empty_like(src)
+    t_copy = best_of(lambda: np.copyto(dst, src), repeat)
+
+    def gbps(t: float) -> float:
+        return nbytes / t / 1e9
+
+    print(f"\n{name}: {nbytes / 2**20:.0f} MiB of input, ulp_max={native.ulp_max}, "
+          f"mismatches={native.mismatches}")
+    print(f"  accelbench._core.compare     {t_native * 1e3:9.1f} ms {gbps(t_native):8.2f} GB/s")
+    print(f"  numpy pipeline               {t_numpy * 1e3:9.1f} ms {gbps(t_numpy):8.2f} GB/s"
+          f"   native is {t_numpy / t_native:6.1f}x faster")
+    print(f"  torch.testing.assert_close   {t_torch * 1e3:9.1f} ms {gbps(t_torch):8.2f} GB/s"
+          f"   native is {t_torch / t_native:6.1f}x faster")
+    print(f"  np.copyto (same bytes)       {t_copy * 1e3:9.1f} ms {gbps(t_copy):8.2f} GB/s"
+          f"   native reaches {100 * t_copy / t_native:5.1f}% of copy bandwidth")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log2n", type=int, default=26)
@@ -91,42 +130,7 @@ def main() -> None:
             tb = torch.from_numpy(base * (1 + (noise - 1) * 1e4)).bfloat16()
             a, b = ta.view(torch.int16).numpy(), tb.view(torch.int16).numpy()
             rtol, atol = 1.6e-2, 1e-5
-        nbytes = a.nbytes + b.nbytes
-
-        native = _core.compare(a, b, dtype=name, rtol=rtol, atol=atol)
-        ref = numpy_pipeline(a, b, name == "bf16", rtol, atol)
-        assert native.ulp_max == ref["ulp_max"], (native.ulp_max, ref["ulp_max"])
-        assert native.mismatches == ref["outside"] + ref["nan_mismatch"]
-        assert native.max_abs_err == ref["max_abs"]
-
-        t_native = best_of(lambda: _core.compare(a, b, dtype=name, rtol=rtol, atol=atol),
-                           args.repeat)
-        t_numpy = best_of(lambda: numpy_pipeline(a, b, name == "bf16", rtol, atol), 1)
-
-        def torch_close() -> None:
-            try:
-                torch.testing.assert_close(ta, tb, rtol=rtol, atol=atol)
-            except AssertionError:
-                pass
-
-        t_torch = best_of(torch_close, args.repeat)
-        src = np.concatenate([a.view(np.uint8), b.view(np.uint8)])
-        dst = np.empty_like(src)
-        t_copy = best_of(lambda: np.copyto(dst, src), args.repeat)
-        del src, dst
-
-        def gbps(t: float) -> float:
-            return nbytes / t / 1e9
-
-        print(f"\n{name}: {nbytes / 2**20:.0f} MiB of input, ulp_max={native.ulp_max}, "
-              f"mismatches={native.mismatches}")
-        print(f"  accelbench._core.compare     {t_native * 1e3:9.1f} ms {gbps(t_native):8.2f} GB/s")
-        print(f"  numpy pipeline               {t_numpy * 1e3:9.1f} ms {gbps(t_numpy):8.2f} GB/s"
-              f"   native is {t_numpy / t_native:6.1f}x faster")
-        print(f"  torch.testing.assert_close   {t_torch * 1e3:9.1f} ms {gbps(t_torch):8.2f} GB/s"
-              f"   native is {t_torch / t_native:6.1f}x faster")
-        print(f"  np.copyto (same bytes)       {t_copy * 1e3:9.1f} ms {gbps(t_copy):8.2f} GB/s"
-              f"   native reaches {100 * t_copy / t_native:5.1f}% of copy bandwidth")
+        bench_one(name, a, b, ta, tb, rtol, atol, args.repeat)
 
 
 if __name__ == "__main__":

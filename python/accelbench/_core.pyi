@@ -153,7 +153,7 @@ def loop_overhead(iterations: int = 1_000_000) -> float: ...
 # dtype: "fp64" | "fp32" | "fp16" | "bf16" (aliases float64, bfloat16, ...).
 # fp16 arrays may be numpy.float16 or their bits as int16/uint16; bf16 arrays
 # are always bits as int16/uint16 (torch: tensor.view(torch.int16).numpy()).
-DTypeName = Literal["fp64", "fp32", "fp16", "bf16", "float64", "float32", "float16", "bfloat16"]
+DTypeName = str  # "fp64" | "fp32" | "fp16" | "bf16" (or float64, bfloat16, ...)
 Array = npt.NDArray[np.generic]
 
 @final

@@ -52,7 +52,8 @@ def reference_rows(m: int, n: int, k: int) -> torch.Tensor | None:
     if m * n * k <= REFERENCE_MAX_MACS:
         return None
     count = max(1, min(m, REFERENCE_MAX_MACS // (n * k)))
-    return torch.unique(torch.linspace(0, m - 1, count).round().long())
+    rows: torch.Tensor = torch.unique(torch.linspace(0, m - 1, count).round().long())
+    return rows
 
 
 def matmul_flops(m: int, n: int, k: int) -> int:
