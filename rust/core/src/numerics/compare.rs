@@ -31,7 +31,7 @@ use crate::{Error, Result};
 /// Elements per parallel chunk (256 KiB of float32).
 pub const CHUNK: usize = 1 << 16;
 
-/// Histogram copies updated round-robin (see `Acc::push`).
+/// Histogram copies updated round-robin (see `scan_chunk`).
 const LANES: usize = 4;
 
 /// `1 - 2^-50`: lowers the relative-error filter below any rounding of `max_rel * |ref|`.
@@ -227,46 +227,6 @@ impl Acc {
         }
     }
 
-    /// One pair: output bits/value, reference value (unrounded) and the
-    /// reference's bits in the output dtype.
-    ///
-    /// Chunks of identical bits are skipped by a memcmp before this (same
-    /// dtype only).
-    /// Otherwise NaN/Inf (exponent all ones on either side) take a rare
-    /// path; finite pairs avoid the division of the relative error unless
-    /// the pair can raise the maximum (the filter threshold is lowered by
-    /// 2^-50 relative, so no candidate is skipped and the maximum is the
-    /// exact rounded quotient a naive loop gives), and spread histogram
-    /// increments over [`LANES`] copies so that repeated buckets do not
-    /// serialise on one counter.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, dtype: DType, i: usize, ob: u64, ov: f64, rv: f64, rb: u64, tol: Tolerance) {
-        self.n += 1;
-        // Branch-free: equal and unequal bits mix unpredictably in real outputs.
-        self.bitwise += usize::from(ob == rb);
-        if dtype.is_special_bits(ob) || dtype.is_special_bits(rb) {
-            self.special(i, ob, ov, rv, rb);
-            return;
-        }
-        self.matched += 1;
-        let d = (ov - rv).abs();
-        let ar = rv.abs();
-        self.max_abs = self.max_abs.max(d);
-        if ar != 0.0 && d > self.max_rel * ar * REL_FILTER {
-            self.max_rel = self.max_rel.max(d / ar);
-        }
-        let ulp = dtype.ordered(ob).abs_diff(dtype.ordered(rb));
-        self.ulp_max = self.ulp_max.max(ulp);
-        let (sum, carry) = self.ulp_sum.overflowing_add(ulp);
-        self.ulp_sum = sum;
-        self.ulp_carry += u64::from(carry);
-        self.hist[i % LANES][ulp_bucket(ulp)] += 1;
-        if d > tol.atol + tol.rtol * ar {
-            self.miss(i);
-        }
-    }
-
     /// A pair with a NaN or an infinity on either side.
     #[cold]
     fn special(&mut self, i: usize, ob: u64, ov: f64, rv: f64, rb: u64) {
@@ -300,7 +260,7 @@ impl Acc {
         self.hist[0][0] += len as u64;
     }
 
-    #[inline]
+    #[inline(always)]
     fn miss(&mut self, i: usize) {
         self.mismatches += 1;
         if self.first.is_none() {
@@ -319,18 +279,81 @@ fn check_len(a: usize, b: usize) -> Result<()> {
     }
 }
 
+/// One chunk, with the pair rules of the module docs. Identical bits need
+/// no branch; NaN/Inf take a cold path; the relative error avoids its
+/// division unless the pair can raise the maximum (the filter threshold is
+/// lowered by 2^-50 relative, so no candidate is skipped and the maximum is
+/// the exact rounded quotient a naive loop gives); histogram increments
+/// rotate over [`LANES`] copies so repeated buckets do not serialise. The
+/// running statistics are held with the running
+/// statistics held in locals (registers) rather than in the accumulator, so
+/// that no loop-carried value goes through memory; `pair(j)` gives the
+/// output bits and value and the reference value and bits of element `j`.
+#[inline(always)]
+fn scan_chunk(
+    dtype: DType,
+    base: usize,
+    len: usize,
+    tol: Tolerance,
+    pair: impl Fn(usize) -> (u64, f64, f64, u64),
+) -> Acc {
+    let mut acc = Acc::new();
+    let (mut bitwise, mut matched) = (0usize, 0usize);
+    let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
+    let (mut ulp_max, mut ulp_sum, mut ulp_carry) = (0u64, 0u64, 0u64);
+    let mut hist = [[0u64; HIST_BUCKETS]; LANES];
+    for j in 0..len {
+        let (ob, ov, rv, rb) = pair(j);
+        bitwise += usize::from(ob == rb);
+        if dtype.is_special_bits(ob) || dtype.is_special_bits(rb) {
+            acc.special(base + j, ob, ov, rv, rb);
+            continue;
+        }
+        matched += 1;
+        let d = (ov - rv).abs();
+        let ar = rv.abs();
+        max_abs = max_abs.max(d);
+        if ar != 0.0 && d > max_rel * ar * REL_FILTER {
+            max_rel = max_rel.max(d / ar);
+        }
+        let ulp = dtype.ordered(ob).abs_diff(dtype.ordered(rb));
+        ulp_max = ulp_max.max(ulp);
+        let (sum, carry) = ulp_sum.overflowing_add(ulp);
+        ulp_sum = sum;
+        ulp_carry += u64::from(carry);
+        hist[j % LANES][ulp_bucket(ulp)] += 1;
+        if d > tol.atol + tol.rtol * ar {
+            acc.miss(base + j);
+        }
+    }
+    let local = Acc {
+        n: len,
+        matched,
+        max_abs,
+        max_rel,
+        ulp_max,
+        ulp_sum,
+        ulp_carry,
+        hist,
+        mismatches: 0,
+        nan_mismatch: 0,
+        inf_mismatch: 0,
+        bitwise,
+        first: None,
+    };
+    acc.merge(local)
+}
+
 fn against_f64<F: Format>(out: &[F::Raw], reference: &[f64], tol: Tolerance) -> Comparison {
     let dtype = F::DTYPE;
     out.par_chunks(CHUNK)
         .zip(reference.par_chunks(CHUNK))
         .enumerate()
         .map(|(c, (o, r))| {
-            let mut acc = Acc::new();
-            for (j, (&o, &r)) in o.iter().zip(r).enumerate() {
-                let rb = dtype.round_bits(r);
-                acc.push(dtype, c * CHUNK + j, F::bits(o), F::value(o), r, rb, tol);
-            }
-            acc
+            let len = o.len().min(r.len());
+            scan_chunk(dtype, c * CHUNK, len, tol, |j| {
+                (F::bits(o[j]), F::value(o[j]), r[j], dtype.round_bits(r[j]))
+            })
         })
         .reduce(Acc::new, Acc::merge)
         .finish(dtype)
@@ -341,24 +364,16 @@ fn same_dtype<F: Format>(a: &[F::Raw], b: &[F::Raw], tol: Tolerance) -> Comparis
     a.par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
         .enumerate()
-        .map(|(c, (a, b))| {
-            let mut acc = Acc::new();
-            if as_bytes::<F>(a) == as_bytes::<F>(b) {
-                acc.identical(a.len()); // memcmp speed for the common, deterministic case
+        .map(|(c, (x, y))| {
+            if as_bytes::<F>(x) == as_bytes::<F>(y) {
+                let mut acc = Acc::new();
+                acc.identical(x.len()); // memcmp speed for the common, deterministic case
                 return acc;
             }
-            for (j, (&x, &y)) in a.iter().zip(b).enumerate() {
-                acc.push(
-                    dtype,
-                    c * CHUNK + j,
-                    F::bits(x),
-                    F::value(x),
-                    F::value(y),
-                    F::bits(y),
-                    tol,
-                );
-            }
-            acc
+            let len = x.len().min(y.len());
+            scan_chunk(dtype, c * CHUNK, len, tol, |j| {
+                (F::bits(x[j]), F::value(x[j]), F::value(y[j]), F::bits(y[j]))
+            })
         })
         .reduce(Acc::new, Acc::merge)
         .finish(dtype)

@@ -70,6 +70,7 @@ impl DType {
     }
 
     /// Exponent and explicit mantissa bits.
+    #[inline(always)]
     #[must_use]
     pub fn layout(self) -> (u32, u32) {
         match self {
@@ -81,6 +82,7 @@ impl DType {
     }
 
     /// Ordered integer of a bit pattern of this format (see the module docs).
+    #[inline(always)]
     #[must_use]
     pub fn ordered(self, bits: u64) -> i64 {
         let (e, m) = self.layout();
@@ -88,6 +90,7 @@ impl DType {
     }
 
     /// Whether `bits` is a NaN of this format.
+    #[inline(always)]
     #[must_use]
     pub fn is_nan_bits(self, bits: u64) -> bool {
         let (e, m) = self.layout();
@@ -96,6 +99,7 @@ impl DType {
     }
 
     /// Whether `bits` is an infinity (either sign) of this format.
+    #[inline(always)]
     #[must_use]
     pub fn is_inf_bits(self, bits: u64) -> bool {
         let (e, m) = self.layout();
@@ -103,6 +107,7 @@ impl DType {
     }
 
     /// Whether the exponent field is all ones (an infinity or a NaN).
+    #[inline(always)]
     #[must_use]
     pub fn is_special_bits(self, bits: u64) -> bool {
         let (e, m) = self.layout();
