@@ -290,13 +290,14 @@ fn check_len(a: usize, b: usize) -> Result<()> {
 /// that no loop-carried value goes through memory; `pair(j)` gives the
 /// output bits and value and the reference value and bits of element `j`.
 #[inline(always)]
-fn scan_chunk(
-    dtype: DType,
+fn scan_chunk<F: Format>(
     base: usize,
     len: usize,
     tol: Tolerance,
     pair: impl Fn(usize) -> (u64, f64, f64, u64),
 ) -> Acc {
+    // A constant per instantiation: the format's masks fold into the loop.
+    let dtype = F::DTYPE;
     let mut acc = Acc::new();
     let (mut bitwise, mut matched) = (0usize, 0usize);
     let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
@@ -351,7 +352,7 @@ fn against_f64<F: Format>(out: &[F::Raw], reference: &[f64], tol: Tolerance) -> 
         .enumerate()
         .map(|(c, (o, r))| {
             let len = o.len().min(r.len());
-            scan_chunk(dtype, c * CHUNK, len, tol, |j| {
+            scan_chunk::<F>(c * CHUNK, len, tol, |j| {
                 (F::bits(o[j]), F::value(o[j]), r[j], dtype.round_bits(r[j]))
             })
         })
@@ -371,7 +372,7 @@ fn same_dtype<F: Format>(a: &[F::Raw], b: &[F::Raw], tol: Tolerance) -> Comparis
                 return acc;
             }
             let len = x.len().min(y.len());
-            scan_chunk(dtype, c * CHUNK, len, tol, |j| {
+            scan_chunk::<F>(c * CHUNK, len, tol, |j| {
                 (F::bits(x[j]), F::value(x[j]), F::value(y[j]), F::bits(y[j]))
             })
         })
