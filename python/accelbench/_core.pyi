@@ -15,6 +15,8 @@ __all__ = [
     "AccelbenchError",
     "Analysis",
     "Comparison",
+    "ErrorMetrics",
+    "Fingerprint",
     "InputError",
     "MannWhitney",
     "Outliers",
@@ -26,13 +28,20 @@ __all__ = [
     "bootstrap_ratio_ci",
     "clock_resolution",
     "compare_samples",
+    "compare",
+    "compare_to_reference",
     "drift",
+    "fingerprint",
     "loop_overhead",
     "mann_whitney_u",
     "median_ci",
     "outliers",
+    "round_bits",
     "sample",
+    "sample_positions",
     "summarize",
+    "ulp_distance",
+    "ulp_histogram_labels",
 ]
 
 __version__: str
@@ -178,3 +187,78 @@ def compare_samples(
 ) -> Comparison:
     """Verdict: slower when ci_low > 1 + threshold and p < alpha;
     faster when ci_high < 1 / (1 + threshold) and p < alpha; else no change."""
+
+# ------------------------------------------------------------------ numerics
+# Arrays are numpy arrays of the stated dtype, any shape, borrowed without a
+# copy when C-contiguous; the work runs with the GIL released, in parallel.
+# dtype: "fp64" | "fp32" | "fp16" | "bf16" (aliases float64, bfloat16, ...).
+# fp16 arrays may be numpy.float16 or their bits as int16/uint16; bf16 arrays
+# are always bits as int16/uint16 (torch: tensor.view(torch.int16).numpy()).
+DTypeName = str  # "fp64" | "fp32" | "fp16" | "bf16" (or float64, bfloat16, ...)
+Array = npt.NDArray[np.generic]
+
+@final
+class ErrorMetrics:
+    """Error metrics of ``out`` against a reference, element by element.
+
+    Pairs with exactly one NaN are NaN mismatches; pairs where an infinity is
+    not matched by the same infinity (after rounding the reference to the
+    output dtype) are Inf mismatches. Both are left out of the error and ULP
+    statistics and counted in ``mismatches``. Finite pairs: abs/rel error
+    against the unrounded reference (rel skips ref == 0), ULP distance against
+    the reference rounded to the output dtype, outside the tolerance when
+    ``|out - ref| > atol + rtol * |ref|``.
+    """
+
+    dtype: str
+    n: int
+    matched: int  # pairs whose NaN/Inf pattern agrees (the ULP statistics cover these)
+    max_abs_err: float
+    max_rel_err: float
+    ulp_max: int
+    ulp_mean: float
+    ulp_hist: list[int]  # counts per bucket of ulp_histogram_labels()
+    mismatches: int  # outside the tolerance, NaN/Inf mismatches included
+    mismatch_frac: float  # mismatches / n
+    nan_mismatch: int
+    inf_mismatch: int
+    bitwise_equal: int  # pairs with identical bits (reference rounded to the dtype)
+    identical: bool  # bitwise_equal == n
+    first_mismatch: int | None  # lowest flat index outside the tolerance
+    rtol: float
+    atol: float
+
+@final
+class Fingerprint:
+    """Hash of an array's bytes plus the elements at fixed positions."""
+
+    dtype: str
+    n: int
+    hash: int  # 64-bit block-parallel xxHash64-style hash of the bytes
+    positions: list[int]  # sample_positions(n, samples)
+    bits: list[int]  # bits of the sampled elements
+    values: list[float]  # the sampled elements, exactly, as float
+    all_equal: bool  # every element has the bits of the first
+    nan_count: int
+    inf_count: int
+    @property
+    def hash_hex(self) -> str: ...
+
+def compare_to_reference(
+    out: Array, reference: npt.NDArray[np.float64], *, dtype: DTypeName, rtol: float, atol: float
+) -> ErrorMetrics: ...
+def compare(
+    a: Array, b: Array, *, dtype: DTypeName, rtol: float = 0.0, atol: float = 0.0
+) -> ErrorMetrics:
+    """Two arrays of one dtype and shape; ``b`` plays the reference. Bitwise: ``.identical``."""
+
+def ulp_distance(a: Array, b: Array, *, dtype: DTypeName) -> npt.NDArray[np.uint64]:
+    """Flattened element-wise ULP distances; 2**64-1 where exactly one side is NaN."""
+
+def fingerprint(arr: Array, *, dtype: DTypeName, samples: int = 16) -> Fingerprint: ...
+def sample_positions(n: int, samples: int = 16) -> list[int]:
+    """``samples`` evenly spaced positions then ``samples`` SplitMix64 ones (seeded by n)."""
+
+def ulp_histogram_labels() -> list[str]: ...
+def round_bits(values: npt.NDArray[np.float64], *, dtype: DTypeName) -> npt.NDArray[np.uint64]:
+    """float64 values rounded to ``dtype`` (nearest, ties to even), as bits."""

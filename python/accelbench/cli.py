@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replay launches from a captured device graph (CUDA/HIP, NPU)")
     run.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
                      help="run each case continuously this long; writes sustain.png")
+    run.add_argument("--no-check", action="store_true",
+                     help="skip numerical checks (reference, determinism, fingerprints)")
+    run.add_argument("--threads", type=_positive_int,
+                     help="torch.set_num_threads for the run (recorded in meta.json)")
+    run.add_argument("--deterministic-algorithms", action="store_true",
+                     help="run under torch.use_deterministic_algorithms(True)")
 
     lst = sub.add_parser("list", help="list the cases of a suite")
     lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")
@@ -118,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("run", type=Path, metavar="RUN")
     pub.add_argument("--results", type=Path, default=Path("results"),
                      help="results directory (default results/)")
+
+    cons = sub.add_parser("consistency",
+                          help="do runs compute the same outputs? (first run is the baseline)")
+    cons.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    cons.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
     info.add_argument("--selftest", action="store_true",
                       help="time work of known duration with the device's timer; exit 1 if off")
     return parser
@@ -156,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "publish":
             from accelbench.commands import cmd_publish
             return cmd_publish(args)
+        if args.command == "consistency":
+            from accelbench.commands import cmd_consistency
+            return cmd_consistency(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
         err.print(f"accelbench: error: {exc}", markup=False, soft_wrap=True)

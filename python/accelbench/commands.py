@@ -35,7 +35,10 @@ from accelbench.runner import Outcome, Runner, Settings
 from accelbench.support import support_matrix, support_table
 from accelbench.workloads.base import Case, canonical_dtype
 
-__all__ = ["cmd_compare", "cmd_export", "cmd_info", "cmd_list", "cmd_publish", "cmd_run"]
+__all__ = [
+    "cmd_compare", "cmd_consistency", "cmd_export", "cmd_info", "cmd_list", "cmd_publish",
+    "cmd_run",
+]
 
 FAILED = ("error", "crash", "timeout", "mismatch")
 
@@ -74,6 +77,12 @@ def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Setti
             if given is not None:
                 raise UsageError(f"{flag} needs a worker process; drop --no-isolation")
         values["isolation"] = False
+    if getattr(args, "no_check", False):
+        values["check"] = False
+    if getattr(args, "threads", None) is not None:
+        values["threads"] = args.threads
+    if getattr(args, "deterministic_algorithms", False):
+        values["deterministic_algorithms"] = True
     return Settings(**values)
 
 
@@ -100,6 +109,16 @@ def _create_run(out_dir: Path, slug: str) -> RunDir:
     except OSError as exc:
         raise UsageError(f"--out {out_dir}: cannot create a run directory: "
                          f"{exc.strerror or exc}") from None
+
+
+def _apply_torch_settings(settings: Settings) -> None:
+    """Thread count and deterministic algorithms are process-wide torch switches."""
+    import torch
+
+    if settings.threads is not None:
+        torch.set_num_threads(settings.threads)
+    if settings.deterministic_algorithms:
+        torch.use_deterministic_algorithms(True)
 
 
 class _Progress:
@@ -158,12 +177,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         suite, cases = _select(cfg["suite"], cfg["kernels"], cfg["dtypes"])
         settings = Settings(**meta["settings"])
+        _apply_torch_settings(settings)
     else:
         device = resolve_device(args.device)
         suite, cases = _select(args.suite, args.kernels, args.dtypes)
         settings = _settings(suite.settings, args)
         if getattr(args, "world_size", None):
             settings = replace(settings, world_size=args.world_size)
+        _apply_torch_settings(settings)
         run = _create_run(args.out, device.slug)
         meta = {
             "schema_version": SCHEMA_VERSION,
@@ -178,6 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "dtypes": _dtypes(args.dtypes),
             },
             "settings": settings.as_dict(),
+            "torch_threads": _torch_threads(),
             "environment": environment(device),
         }
         run.write_meta(meta)
@@ -313,3 +335,38 @@ def _print_selftest(device: Device, out: Console) -> int:
         out.print(f"  {c.name:<34} expected {expected:>10}  measured {c.measured_s * 1e6:.3f} us"
                   f"  {error:>8} {verdict} {c.note}".rstrip(), markup=False)
     return 0 if all(c.ok for c in checks) else 1
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def cmd_consistency(args: argparse.Namespace) -> int:
+    """Per-case agreement of runs with the first one, from stored fingerprints."""
+    from rich.table import Table
+
+    from accelbench.consistency import compare_runs, render
+
+    result = compare_runs(args.runs)
+    if args.format in ("csv", "markdown"):
+        sys.stdout.write(render(result, args.format))
+        return 0
+    out = Console(highlight=False)
+    table = Table(title=f"consistency with {result.runs[0]}")
+    for col in ("run", "kernel", "case", "dtype", "status", "ulp_max"):
+        table.add_column(col, justify="right" if col == "ulp_max" else "left")
+    style = {"bitwise": "green", "within_tolerance": "yellow", "discrepant": "red"}
+    for r in result.table.itertuples(index=False):
+        ulp = "" if r.ulp_max != r.ulp_max else f"{r.ulp_max:.0f}"
+        table.add_row(str(r.run), str(r.kernel), str(r.case), str(r.dtype),
+                      f"[{style[str(r.status)]}]{r.status}[/]", ulp)
+    out.print(table)
+    for name in result.runs[1:]:
+        counts = result.table[result.table["run"] == name]["status"].value_counts()
+        out.print(f"{name}: consistency {100 * result.rate(name):.1f}% "
+                  f"(bitwise {counts.get('bitwise', 0)}, within tolerance "
+                  f"{counts.get('within_tolerance', 0)}, discrepant "
+                  f"{counts.get('discrepant', 0)})", markup=False)
+    return 0

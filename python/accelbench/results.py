@@ -7,7 +7,10 @@ Layout of a run (``runs/<UTC timestamp>-<device slug>/``)::
                          fsync'ed as each case ends: the source of truth
     results.parquet/csv  one row per case (written atomically at the end)
     samples.parquet      raw samples, one row per sample
-    fingerprints.parquet output fingerprints (when numerics are checked)
+    fingerprints.parquet output fingerprints (when numerics are checked): one row
+                         per case with the output hash and 32 sampled elements
+                         (bits and values); the case event carries it under
+                         ``samples["fingerprint"]``
 
 Because every finished case is in ``events.jsonl`` with its row and raw
 samples, a killed run loses at most the case in flight, and the tables can be
@@ -27,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from accelbench.errors import UsageError
@@ -38,6 +42,7 @@ __all__ = [
     "Column",
     "RunDir",
     "load",
+    "load_fingerprints",
     "load_samples",
 ]
 
@@ -113,8 +118,21 @@ COLUMNS: tuple[Column, ...] = (
     Column("mem_clock_mhz", "float64", "memory clock during the case, MHz (median reading)"),
     Column("temp_c", "float64", "highest device temperature during the case, Celsius"),
     Column("power_w", "float64", "mean board power during the case, watts"),
+    Column("ulp_mean", "float64", "mean ULP distance to the reference rounded to the dtype"),
+    Column("nan_mismatch", "Int64", "elements where exactly one of output/reference is NaN"),
+    Column("inf_mismatch", "Int64", "elements with an infinity the other side lacks"),
+    Column("ref_elements", "Int64", "output elements the reference covers (compared)"),
+    Column("tolerance", "string", "rtol/atol of the reference check"),
+    Column("flags", "string", "comma-separated check flags (reference_mismatch, ...)"),
+    Column("suspect", "boolean", "a flag says the measurement may not be real"),
+    Column("peak_tflops", "float64", "device peak for the dtype, when known and exceeded"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+FINGERPRINT_COLUMNS = (
+    "run_id", "key", "kernel", "case", "dtype", "shape", "n", "hash", "positions", "bits",
+    "values", "rtol", "atol", "all_equal", "nan_count", "inf_count",
+)
 
 SAMPLE_COLUMNS = (
     "run_id", "kernel", "case", "dtype", "rank", "index", "seconds", "iters", "throttled",
@@ -269,6 +287,9 @@ class RunDir:
         _atomic_frame(self.path / "results.parquet", frame, "parquet")
         _atomic_frame(self.path / "results.csv", frame, "csv")
         _atomic_frame(self.path / "samples.parquet", _samples_frame(done.values()), "parquet")
+        _atomic_frame(
+            self.path / "fingerprints.parquet", _fingerprints_frame(done.values()), "parquet"
+        )
         return frame
 
 
@@ -289,6 +310,22 @@ def _samples_frame(events: Any) -> pd.DataFrame:
                          "throttled": "boolean"})
 
 
+def _fingerprints_frame(events: Any) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    for ev in events:
+        fp = (ev.get("samples") or {}).get("fingerprint")
+        if fp:
+            record = {c: fp.get(c) for c in FINGERPRINT_COLUMNS}
+            record["run_id"] = ev["row"].get("run_id")
+            record["shape"] = "x".join(str(d) for d in fp.get("shape", []))
+            # float64 bit patterns with the sign set exceed int64: keep them uint64
+            record["bits"] = np.asarray(fp.get("bits") or [], dtype=np.uint64)
+            record["positions"] = np.asarray(fp.get("positions") or [], dtype=np.int64)
+            records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=list(FINGERPRINT_COLUMNS))
+    return frame.astype({"n": "int64", "rtol": "float64", "atol": "float64"})
+
+
 def _run_path(run_dir: str | os.PathLike[str]) -> Path:
     path = Path(run_dir)
     if not path.is_dir():
@@ -306,6 +343,15 @@ def load(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     if not run.events_path.exists():
         raise UsageError(f"{path}: not a run directory (no results.parquet or events.jsonl)")
     return results_frame([ev["row"] for ev in run.case_events().values()])
+
+
+def load_fingerprints(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The output fingerprints of a run, one row per checked case."""
+    path = _run_path(run_dir)
+    table = path / "fingerprints.parquet"
+    if table.exists():
+        return pd.read_parquet(table)
+    return _fingerprints_frame(RunDir(path).case_events().values())
 
 
 def load_samples(run_dir: str | os.PathLike[str]) -> pd.DataFrame:

@@ -58,6 +58,9 @@ class Settings:
     cache: str = "warm"  # warm | cold: flush the last-level cache before every launch
     graph: bool = False  # replay the launches from a captured device graph
     sustain: float = 0.0  # > 0: run each case continuously this long (sustain.py)
+    check: bool = True  # numerical checks (reference, determinism, fingerprint)
+    threads: int | None = None  # torch.set_num_threads for the run (None: torch's default)
+    deterministic_algorithms: bool = False  # torch.use_deterministic_algorithms(True)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -189,13 +192,35 @@ def measure_case(case: Case, device: Device, settings: Settings, run_id: str) ->
     row.update(timer_columns(timer, n))
     row.update(monitor.columns())
     flags = monitor.flags(timer_intervals(timer, n))
+    fingerprint = _checks(case, prepared, device, settings, row)
     del prepared, timer
     gc.collect()
     row["wall_s"] = time.perf_counter() - started
     samples: dict[str, Any] = {"seconds": list(result.samples), "iters": result.k}
     if flags is not None:
         samples["throttled"] = flags
+    if fingerprint is not None:
+        samples["fingerprint"] = fingerprint
     return Outcome(row, samples)
+
+
+def _checks(
+    case: Case, prepared: Any, device: Device, settings: Settings, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Numerical checks (:mod:`accelbench.checks`); a failing check marks the row, never raises."""
+    if not settings.check:
+        return None
+    from accelbench.checks import check_case
+
+    try:
+        checked = check_case(case, prepared, device, row)
+    except Exception as exc:  # a fault of this case's checks: record it
+        row.update(status="error", error=f"numerical check failed: {type(exc).__name__}: {exc}")
+        return None
+    row.update(checked.columns)
+    if checked.mismatch:
+        row.update(status="mismatch", error=checked.mismatch)
+    return checked.fingerprint
 
 
 ProgressHook = Callable[[str, Case, int, int, Outcome | None], None]

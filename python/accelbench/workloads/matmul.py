@@ -4,6 +4,13 @@ FLOPs are exactly ``2*M*N*K`` (one multiply and one add per term of each dot
 product). Bytes are the minimum traffic, reading A and B and writing C once:
 ``(M*K + K*N + M*N) * itemsize``.
 
+The float64 reference is computed on the CPU from the same (rounded) inputs.
+Its cost is bounded: when ``M*N*K`` exceeds :data:`REFERENCE_MAX_MACS`, only
+a fixed, evenly spaced subset of rows is computed (``A[rows] @ B`` gives
+exactly those rows of C) and ``Prepared.extra["reference_slice"]`` names
+them, so the check compares those rows only. ``reduction_length`` is K (the
+tolerance grows like sqrt(K), see :mod:`accelbench.numerics`).
+
 Catalog entries (``kernels/matmul.toml``) take either ``size`` (square sweep,
 M=N=K) or ``n`` and ``k`` with ``tokens`` or ``m`` (the rows of the
 activation: the token count of an LLM projection). Every list is a sweep.
@@ -27,7 +34,26 @@ from accelbench.workloads.base import (
     torch_dtype,
 )
 
-__all__ = ["FAMILY", "MatmulFamily", "matmul_bytes", "matmul_flops"]
+__all__ = [
+    "FAMILY",
+    "REFERENCE_MAX_MACS",
+    "MatmulFamily",
+    "matmul_bytes",
+    "matmul_flops",
+    "reference_rows",
+]
+
+#: Multiply-adds the float64 CPU reference may cost (about a second on one core).
+REFERENCE_MAX_MACS = 1 << 28
+
+
+def reference_rows(m: int, n: int, k: int) -> torch.Tensor | None:
+    """Rows of C the reference computes: all (None) or an evenly spaced subset."""
+    if m * n * k <= REFERENCE_MAX_MACS:
+        return None
+    count = max(1, min(m, REFERENCE_MAX_MACS // (n * k)))
+    rows: torch.Tensor = torch.unique(torch.linspace(0, m - 1, count).round().long())
+    return rows
 
 
 def matmul_flops(m: int, n: int, k: int) -> int:
@@ -124,8 +150,15 @@ class MatmulFamily:
         def run() -> torch.Tensor:
             return torch.matmul(a, b, out=c)
 
+        rows = reference_rows(m, n, k)
+
         def reference() -> torch.Tensor:
-            return a_host.double() @ b_host.double()
+            a_ref = a_host if rows is None else a_host[rows]
+            return a_ref.double() @ b_host.double()
+
+        extra: dict[str, Any] = {"reduction_length": k}
+        if rows is not None:
+            extra["reference_slice"] = rows
 
         def clone() -> Callable[[], object]:
             a2, b2, c2 = a.clone(), b.clone(), torch.empty_like(c)
@@ -138,6 +171,7 @@ class MatmulFamily:
             output=lambda: c,
             reference=reference,
             clone=clone,
+            extra=extra,
         )
 
 

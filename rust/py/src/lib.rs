@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 mod ab;
 mod convert;
 mod errors;
+mod numerics;
 mod stats;
 mod timing;
 
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     timing::register(m)?;
     ab::register(m)?;
+    numerics::register(m)?;
     Ok(())
 }

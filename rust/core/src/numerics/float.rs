@@ -1,0 +1,336 @@
+//! The four floating-point formats, seen through their bit patterns.
+//!
+//! Every format is handled as raw bits: `f64` and `f32` natively, IEEE
+//! binary16 (`float16`) and bfloat16 as `u16` (numpy has no bfloat16, and a
+//! torch bfloat16 tensor reaches us as `tensor.view(torch.int16).numpy()`).
+//!
+//! **Ordered integers.** A float's bits are sign-magnitude; mapping the
+//! magnitude `m` to `+m` for a clear sign bit and to `-m` for a set one gives
+//! a two's-complement integer that is monotonic in the float's value, with
+//! +0 and -0 both at 0 and ±inf one step beyond the largest finite value.
+//! The ULP distance of two non-NaN values is the absolute difference of
+//! their ordered integers: adjacent floats are 1 apart, the smallest
+//! positive and negative subnormals are 2 apart, and max-finite to inf is 1.
+//!
+//! **Rounding a float64 reference.** [`Format::round`] rounds an `f64` to
+//! the nearest value of the format, ties to even, in one step (rounding
+//! through `f32` first would double-round bfloat16 and float16 values),
+//! with gradual underflow to subnormals and overflow to infinity.
+use std::sync::OnceLock;
+
+/// The element types accelbench compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// IEEE binary64.
+    F64,
+    /// IEEE binary32.
+    F32,
+    /// IEEE binary16 (`float16`, `half`).
+    F16,
+    /// bfloat16: the upper half of a binary32.
+    Bf16,
+}
+
+impl DType {
+    /// Parses `fp64 float64 fp32 float32 fp16 float16 half bf16 bfloat16`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] for any other name.
+    pub fn parse(name: &str) -> crate::Result<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "fp64" | "float64" | "f64" | "double" => Ok(Self::F64),
+            "fp32" | "float32" | "f32" | "float" => Ok(Self::F32),
+            "fp16" | "float16" | "f16" | "half" => Ok(Self::F16),
+            "bf16" | "bfloat16" => Ok(Self::Bf16),
+            other => Err(crate::Error::InvalidArgument(format!(
+                "unknown dtype {other:?} (known: fp64, fp32, fp16, bf16)"
+            ))),
+        }
+    }
+
+    /// Canonical short name (`fp64`, `fp32`, `fp16`, `bf16`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F64 => "fp64",
+            Self::F32 => "fp32",
+            Self::F16 => "fp16",
+            Self::Bf16 => "bf16",
+        }
+    }
+
+    /// Bytes per element.
+    #[must_use]
+    pub fn itemsize(self) -> usize {
+        match self {
+            Self::F64 => 8,
+            Self::F32 => 4,
+            Self::F16 | Self::Bf16 => 2,
+        }
+    }
+
+    /// Exponent and explicit mantissa bits.
+    #[inline(always)]
+    #[must_use]
+    pub fn layout(self) -> (u32, u32) {
+        match self {
+            Self::F64 => (11, 52),
+            Self::F32 => (8, 23),
+            Self::F16 => (5, 10),
+            Self::Bf16 => (8, 7),
+        }
+    }
+
+    /// Ordered integer of a bit pattern of this format (see the module docs).
+    #[inline(always)]
+    #[must_use]
+    pub fn ordered(self, bits: u64) -> i64 {
+        let (e, m) = self.layout();
+        ordered_bits(bits, e + m)
+    }
+
+    /// Whether `bits` is a NaN of this format.
+    #[inline(always)]
+    #[must_use]
+    pub fn is_nan_bits(self, bits: u64) -> bool {
+        let (e, m) = self.layout();
+        let exp_mask = ((1u64 << e) - 1) << m;
+        bits & exp_mask == exp_mask && bits & ((1u64 << m) - 1) != 0
+    }
+
+    /// Whether `bits` is an infinity (either sign) of this format.
+    #[inline(always)]
+    #[must_use]
+    pub fn is_inf_bits(self, bits: u64) -> bool {
+        let (e, m) = self.layout();
+        bits & ((1u64 << (e + m)) - 1) == ((1u64 << e) - 1) << m
+    }
+
+    /// Whether the exponent field is all ones (an infinity or a NaN).
+    #[inline(always)]
+    #[must_use]
+    pub fn is_special_bits(self, bits: u64) -> bool {
+        let (e, m) = self.layout();
+        let exp_all = ((1u64 << e) - 1) << m;
+        bits & exp_all == exp_all
+    }
+
+    /// The value of a bit pattern of this format, exactly, as `f64`.
+    #[must_use]
+    pub fn bits_to_f64(self, bits: u64) -> f64 {
+        match self {
+            Self::F64 => f64::from_bits(bits),
+            Self::F32 => f64::from(f32::from_bits(bits as u32)),
+            Self::F16 => f64::from(f16_to_f32(bits as u16)),
+            Self::Bf16 => f64::from(bf16_to_f32(bits as u16)),
+        }
+    }
+
+    /// Bits of `x` rounded to this format (nearest, ties to even).
+    #[must_use]
+    pub fn round_bits(self, x: f64) -> u64 {
+        match self {
+            Self::F64 => x.to_bits(),
+            Self::F32 => u64::from((x as f32).to_bits()),
+            Self::F16 | Self::Bf16 => {
+                let (e, m) = self.layout();
+                round_f64_to_bits(x, e, m)
+            }
+        }
+    }
+}
+
+/// Sign-magnitude bits (sign at bit `sign_pos`) to a two's-complement integer.
+#[inline]
+#[must_use]
+pub fn ordered_bits(bits: u64, sign_pos: u32) -> i64 {
+    // sign_pos <= 63, so the magnitude has at most 63 bits and fits an i64.
+    #[allow(clippy::cast_possible_wrap)]
+    let magnitude = (bits & ((1u64 << sign_pos) - 1)) as i64;
+    if (bits >> sign_pos) & 1 == 1 {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// ULP distance of two bit patterns of `dtype`: `None` when exactly one is
+/// NaN (undefined), `Some(0)` when both are NaN (the patterns agree).
+#[must_use]
+pub fn ulp_distance(dtype: DType, a: u64, b: u64) -> Option<u64> {
+    match (dtype.is_nan_bits(a), dtype.is_nan_bits(b)) {
+        (true, true) => Some(0),
+        (false, false) => Some(dtype.ordered(a).abs_diff(dtype.ordered(b))),
+        _ => None,
+    }
+}
+
+/// Rounds `x` to a binary format with `ebits` exponent and `mbits` mantissa
+/// bits (`mbits <= 51`), nearest with ties to even; returns the bits.
+#[must_use]
+pub fn round_f64_to_bits(x: f64, ebits: u32, mbits: u32) -> u64 {
+    let bits = x.to_bits();
+    let sign = (bits >> 63) << (ebits + mbits);
+    let exp_all = ((1u64 << ebits) - 1) << mbits;
+    if x.is_nan() {
+        return sign | exp_all | (1u64 << (mbits - 1));
+    }
+    if x.is_infinite() {
+        return sign | exp_all;
+    }
+    let exp = i64::from(((bits >> 52) & 0x7ff) as u16);
+    if exp == 0 {
+        // Zero or an f64 subnormal (< 2^-1022): far below half the smallest
+        // subnormal of every narrower format.
+        return sign;
+    }
+    let bias = (1i64 << (ebits - 1)) - 1;
+    let e = exp - 1023;
+    let emin = 1 - bias;
+    let full = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let mut shift = 52 - i64::from(mbits);
+    if e < emin {
+        shift += emin - e;
+    }
+    if shift > 53 {
+        return sign; // below half the smallest subnormal
+    }
+    let shift = shift as u32;
+    let mut q = full >> shift;
+    let rem = full & ((1u64 << shift) - 1);
+    let half = 1u64 << (shift - 1);
+    if rem > half || (rem == half && q & 1 == 1) {
+        q += 1;
+    }
+    let magnitude = if e < emin {
+        q // subnormal; a carry into bit mbits makes it the smallest normal
+    } else {
+        (((e + bias) as u64) << mbits) + (q - (1u64 << mbits))
+    };
+    sign | magnitude.min(exp_all)
+}
+
+/// bfloat16 bits to `f32` (exact: bfloat16 is the upper half of a binary32).
+#[inline]
+#[must_use]
+pub fn bf16_to_f32(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+/// binary16 bits to `f32` through a 256 KiB table built once (exact).
+#[inline]
+#[must_use]
+pub fn f16_to_f32(bits: u16) -> f32 {
+    f16_table()[usize::from(bits)]
+}
+
+fn f16_table() -> &'static [f32] {
+    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
+    TABLE.get_or_init(|| (0..=u16::MAX).map(f16_to_f32_slow).collect())
+}
+
+/// binary16 to `f32` by decoding the fields (used to build the table).
+#[must_use]
+pub fn f16_to_f32_slow(bits: u16) -> f32 {
+    let sign = if bits >> 15 == 1 { -1.0f32 } else { 1.0 };
+    let exp = i32::from((bits >> 10) & 0x1f);
+    let man = f32::from(bits & 0x3ff);
+    match exp {
+        0 => sign * man * 2f32.powi(-24),
+        31 if man == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN.copysign(sign),
+        _ => sign * (1.0 + man / 1024.0) * 2f32.powi(exp - 15),
+    }
+}
+
+mod sealed {
+    /// Only this module's four formats implement [`super::Format`]: code
+    /// that views their raw slices as bytes relies on it.
+    pub trait Sealed {}
+    impl Sealed for super::F64 {}
+    impl Sealed for super::F32 {}
+    impl Sealed for super::F16 {}
+    impl Sealed for super::Bf16 {}
+}
+
+/// A format's raw element type and how to read it (monomorphised loops).
+/// Sealed: implemented only for [`F64`], [`F32`], [`F16`] and [`Bf16`].
+pub trait Format: sealed::Sealed + Send + Sync {
+    /// The element as stored (`f64`, `f32`, or `u16` bits).
+    type Raw: Copy + Send + Sync;
+    /// Which format this is.
+    const DTYPE: DType;
+    /// Bits, zero-extended to 64.
+    fn bits(x: Self::Raw) -> u64;
+    /// Exact value.
+    fn value(x: Self::Raw) -> f64;
+}
+
+/// `f64` elements.
+pub struct F64;
+/// `f32` elements.
+pub struct F32;
+/// binary16 elements as `u16` bits.
+pub struct F16;
+/// bfloat16 elements as `u16` bits.
+pub struct Bf16;
+
+impl Format for F64 {
+    type Raw = f64;
+    const DTYPE: DType = DType::F64;
+    #[inline]
+    fn bits(x: f64) -> u64 {
+        x.to_bits()
+    }
+    #[inline]
+    fn value(x: f64) -> f64 {
+        x
+    }
+}
+
+impl Format for F32 {
+    type Raw = f32;
+    const DTYPE: DType = DType::F32;
+    #[inline]
+    fn bits(x: f32) -> u64 {
+        u64::from(x.to_bits())
+    }
+    #[inline]
+    fn value(x: f32) -> f64 {
+        f64::from(x)
+    }
+}
+
+impl Format for F16 {
+    type Raw = u16;
+    const DTYPE: DType = DType::F16;
+    #[inline]
+    fn bits(x: u16) -> u64 {
+        u64::from(x)
+    }
+    #[inline]
+    fn value(x: u16) -> f64 {
+        f64::from(f16_to_f32(x))
+    }
+}
+
+impl Format for Bf16 {
+    type Raw = u16;
+    const DTYPE: DType = DType::Bf16;
+    #[inline]
+    fn bits(x: u16) -> u64 {
+        u64::from(x)
+    }
+    #[inline]
+    fn value(x: u16) -> f64 {
+        f64::from(bf16_to_f32(x))
+    }
+}
+
+/// Views a slice of a format's raw elements as bytes.
+pub(crate) fn as_bytes<F: Format>(x: &[F::Raw]) -> &[u8] {
+    // SAFETY: `Format` is sealed; its `Raw` types are f64, f32 and u16: plain
+    // numbers without padding whose every byte is initialised, so reading
+    // `size_of_val(x)` bytes from the slice's start is valid for its lifetime.
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<u8>(), std::mem::size_of_val(x)) }
+}
