@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accelbench.errors import CatalogError
-from accelbench.workloads import matmul
+from accelbench.workloads import attention, launch, matmul, memory
 from accelbench.workloads.base import Case, Family, Prepared
 
 __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family"]
@@ -11,6 +11,9 @@ __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family"]
 #: Built-in families by the name used in catalogs and ``--kernels``.
 FAMILIES: dict[str, Family] = {
     matmul.FAMILY.name: matmul.FAMILY,
+    attention.FAMILY.name: attention.FAMILY,
+    memory.FAMILY.name: memory.FAMILY,
+    launch.FAMILY.name: launch.FAMILY,
 }
 
 
