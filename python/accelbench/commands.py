@@ -26,6 +26,7 @@ from accelbench.environment import environment
 from accelbench.errors import UsageError
 from accelbench.report import fmt_time, print_errors, summary_table
 from accelbench.results import SCHEMA_VERSION, RunDir
+from accelbench.roofline import peak_sources, roofline_table
 from accelbench.runner import Outcome, Runner, Settings
 from accelbench.workloads.base import Case, canonical_dtype
 
@@ -147,6 +148,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = run.finalize()
     if not args.quiet:
         out.print(summary_table(frame, f"{suite.name} on {device.name}"))
+        roof = roofline_table(frame, f"roofline on {device.name}")
+        if roof is not None:
+            out.print(roof)
+            for src in peak_sources(frame):
+                out.print(f"  peak: {src}", markup=False, highlight=False)
         print_errors(frame, err)
         err.print(f"{len(frame)} cases in {time.perf_counter() - started:.1f} s; run directory: "
                   f"{run.path}")

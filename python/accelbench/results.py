@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from accelbench.errors import UsageError
+from accelbench.roofline import annotate
 
 __all__ = [
     "COLUMNS",
@@ -101,6 +102,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("deterministic", "boolean", "repeated launches gave bitwise-equal outputs"),
     Column("fingerprint", "string", "hash of the output bytes"),
     Column("error", "string", "why the case is not ok (message, signal)"),
+    Column("peak_tflops", "float64", "device's published (or estimated) peak TFLOP/s, this dtype"),
+    Column("peak_gbps", "float64", "device's published peak memory bandwidth, GB/s"),
+    Column("peak_source", "string", "where the peak figures come from"),
+    Column("peak_estimated", "boolean", "the peak is an estimate (e.g. CPU cores x GHz x FMA)"),
+    Column("pct_of_peak", "float64", "percent of peak: max of TFLOP/s and GB/s utilisation"),
+    Column("pct_of_best_matmul", "float64", "percent of the best matmul TFLOP/s of the run"),
+    Column("suspect", "boolean", "a result above a peak (never a win: cache, wrong count)"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
@@ -251,7 +259,7 @@ class RunDir:
     def finalize(self) -> pd.DataFrame:
         """Rebuild every table from the event log and write them atomically."""
         done = self.case_events()
-        frame = results_frame([ev["row"] for ev in done.values()])
+        frame = annotate(results_frame([ev["row"] for ev in done.values()]))
         _atomic_frame(self.path / "results.parquet", frame, "parquet")
         _atomic_frame(self.path / "results.csv", frame, "csv")
         _atomic_frame(self.path / "samples.parquet", _samples_frame(done.values()), "parquet")
@@ -289,7 +297,7 @@ def load(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     run = RunDir(path)
     if not run.events_path.exists():
         raise UsageError(f"{path}: not a run directory (no results.parquet or events.jsonl)")
-    return results_frame([ev["row"] for ev in run.case_events().values()])
+    return annotate(results_frame([ev["row"] for ev in run.case_events().values()]))
 
 
 def load_samples(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
