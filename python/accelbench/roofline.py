@@ -116,8 +116,13 @@ def peak_sources(frame: pd.DataFrame) -> list[str]:
     for src, est in zip(frame["peak_source"], frame["peak_estimated"], strict=True):
         if isinstance(src, str) and src:
             for part in src.split("; "):
-                seen[part] = seen.get(part, False) or bool(est is True)
+                seen[part] = seen.get(part, False) or _true(est)
     return [f"{src} (estimate)" if est else src for src, est in seen.items()]
+
+
+def _true(value: Any) -> bool:
+    """True for a set boolean (Python, numpy or pandas), False for False and missing."""
+    return value is not None and value is not pd.NA and bool(value)
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -139,8 +144,8 @@ def roofline_table(frame: pd.DataFrame, title: str = "roofline") -> Table | None
                          else "right")
     for row in rows.to_dict("records"):
         suspect = row.get("suspect")
-        flag = "[bold red]SUSPECT > peak[/]" if suspect is True else ""
-        if row.get("peak_estimated") is True and not flag:
+        flag = "[bold red]SUSPECT > peak[/]" if _true(suspect) else ""
+        if _true(row.get("peak_estimated")) and not flag:
             flag = "[dim]est. peak[/]"
         table.add_row(
             str(row["kernel"]), str(row["case"]), str(row["dtype"]),

@@ -44,6 +44,10 @@ and scaling are not counted.
 For decode this is reading Q, the K cache and the V cache and writing O; decode
 is memory-bound, so its GB/s is the figure to read.
 
+**Inputs** are standard-normal values drawn on the CPU in float32 and cast,
+seeded by :func:`input_seed` (the shape without the backend and pass, so
+all backends of a shape see identical inputs), then moved to the device.
+
 **Reference.** ``reference()`` recomputes the attention in float64 on the CPU
 from the same CPU-generated inputs. To bound its cost it covers a slice of the
 output: batch 0, the query heads of KV group 0, and the last query rows (all
@@ -56,6 +60,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +89,7 @@ __all__ = [
     "attention_flops",
     "attention_memory",
     "causal_pairs",
+    "input_seed",
     "reference_attention",
 ]
 
@@ -259,6 +265,17 @@ def _first_launch(fn: Callable[[], object], backend: str, device: Any) -> None:
             raise
 
 
+def input_seed(case: Case) -> int:
+    """Seed of a case's inputs: the shape alone, not the SDPA backend or the pass.
+
+    Every backend (and forward vs forward+backward) of one shape then sees
+    bit-identical inputs, so their outputs can be compared with each other,
+    on one device and across devices.
+    """
+    shape = " ".join(f"{k}={v}" for k, v in case.params if k not in ("sdpa", "pass"))
+    return zlib.crc32(f"{case.kernel}|{shape}".encode())
+
+
 class AttentionFamily:
     """The attention kernel family (prefill and decode through SDPA)."""
 
@@ -348,7 +365,7 @@ class AttentionFamily:
             why = " (the math backend materialises the Sq x Skv scores)" if backend == "math" else ""
             raise UnsupportedError(f"needs {need / 2**30:.1f} GiB{why}, "
                                    f"device has {capacity / 2**30:.1f} GiB")
-        gen = torch.Generator().manual_seed(case.seed)
+        gen = torch.Generator().manual_seed(input_seed(case))
 
         def draw(*dims: int) -> torch.Tensor:
             return torch.randn(dims, generator=gen, dtype=torch.float32).to(dtype)
