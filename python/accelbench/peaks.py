@@ -83,7 +83,9 @@ class DeviceSpec:
         return re.search(self.pattern, device_name, flags=re.IGNORECASE) is not None
 
 
-def _nv(tf64: float, tf32: float, tf32_tensor: float, half: float, fp8: float | None) -> dict[str, float]:
+def _nv(
+    tf64: float, tf32: float, tf32_tensor: float, half: float, fp8: float | None
+) -> dict[str, float]:
     out = {"fp64": tf64, "fp32": tf32, "tf32": tf32_tensor, "bf16": half, "fp16": half}
     if fp8 is not None:
         out["fp8"] = fp8
@@ -135,13 +137,19 @@ PEAKS: tuple[DeviceSpec, ...] = (
                "(variants 910B1-B4 differ)", estimated=True),
     DeviceSpec("Huawei Ascend 910", r"ascend\s*910", {"fp16": 256.0}, None,
                "Huawei Ascend 910 launch announcement (2019): 256 TFLOP/s fp16"),
-    DeviceSpec("Apple M2 Ultra", r"m2 ultra", {"fp32": 27.2}, 800.0, "Apple M2 Ultra press release"),
-    DeviceSpec("Apple M2 Max", r"m2 max", {"fp32": 13.6}, 400.0, "Apple M2 Pro/M2 Max press release"),
-    DeviceSpec("Apple M2 Pro", r"m2 pro", {"fp32": 6.8}, 200.0, "Apple M2 Pro/M2 Max press release"),
+    DeviceSpec("Apple M2 Ultra", r"m2 ultra", {"fp32": 27.2}, 800.0,
+               "Apple M2 Ultra press release"),
+    DeviceSpec("Apple M2 Max", r"m2 max", {"fp32": 13.6}, 400.0,
+               "Apple M2 Pro/M2 Max press release"),
+    DeviceSpec("Apple M2 Pro", r"m2 pro", {"fp32": 6.8}, 200.0,
+               "Apple M2 Pro/M2 Max press release"),
     DeviceSpec("Apple M2", r"apple m2\b", {"fp32": 3.6}, 100.0, "Apple M2 press release"),
-    DeviceSpec("Apple M1 Ultra", r"m1 ultra", {"fp32": 21.0}, 800.0, "Apple M1 Ultra press release"),
-    DeviceSpec("Apple M1 Max", r"m1 max", {"fp32": 10.4}, 400.0, "Apple M1 Pro/M1 Max press release"),
-    DeviceSpec("Apple M1 Pro", r"m1 pro", {"fp32": 5.2}, 200.0, "Apple M1 Pro/M1 Max press release"),
+    DeviceSpec("Apple M1 Ultra", r"m1 ultra", {"fp32": 21.0}, 800.0,
+               "Apple M1 Ultra press release"),
+    DeviceSpec("Apple M1 Max", r"m1 max", {"fp32": 10.4}, 400.0,
+               "Apple M1 Pro/M1 Max press release"),
+    DeviceSpec("Apple M1 Pro", r"m1 pro", {"fp32": 5.2}, 200.0,
+               "Apple M1 Pro/M1 Max press release"),
     DeviceSpec("Apple M1", r"apple m1\b", {"fp32": 2.6}, 68.25, "Apple M1 press release"),
     DeviceSpec("Apple M3 Pro", r"m3 pro", {}, 150.0, "Apple M3 family press release"),
     DeviceSpec("Apple M3", r"apple m3\b(?! (max|pro|ultra))", {}, 100.0,

@@ -45,6 +45,9 @@ ROOFLINE_COLUMNS: dict[str, str] = {
     "suspect": "boolean",
 }
 
+#: Separates the sources of the compute and the memory peak in ``peak_source``.
+SEP = " | "
+
 PeakLookup = Callable[[str, str], "Peak | None"]
 
 
@@ -98,7 +101,7 @@ def annotate(frame: pd.DataFrame, lookup: PeakLookup = peak_for) -> pd.DataFrame
         if utils:
             values["pct_of_peak"][i] = max(utils)
             values["suspect"][i] = max(utils) > 100.0
-            values["peak_source"][i] = "; ".join(dict.fromkeys(p.source for p in used))
+            values["peak_source"][i] = SEP.join(dict.fromkeys(p.source for p in used))
             values["peak_estimated"][i] = any(p.estimated for p in used)
         top = best.get((name, dtype))
         if tflops is not None and top:
@@ -115,7 +118,7 @@ def peak_sources(frame: pd.DataFrame) -> list[str]:
         return []
     for src, est in zip(frame["peak_source"], frame["peak_estimated"], strict=True):
         if isinstance(src, str) and src:
-            for part in src.split("; "):
+            for part in src.split(SEP):
                 seen[part] = seen.get(part, False) or _true(est)
     return [f"{src} (estimate)" if est else src for src, est in seen.items()]
 

@@ -106,6 +106,7 @@ def measure_case(case: Case, device: Device, settings: Settings, run_id: str) ->
     try:
         family = get_family(case.kernel)
         prepared = family.prepare(case, device)
+        timer: Callable[[], object] | Callable[[int], float]
         if prepared.extra.get("timing") == "host":  # the case asks for the host's view
             timer, batch = host_batch_timer(device, prepared.fn), True
             row["timing_method"] = "host-monotonic"

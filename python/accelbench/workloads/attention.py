@@ -239,7 +239,9 @@ def _reasons(messages: Iterable[str]) -> list[str]:
     for message in messages:
         text = re.sub(r"\s*\(Triggered internally at [^)]*\)\.?", "", message).strip()
         text = text.splitlines()[0] if text else ""
-        if text and not text.endswith("because:") and text not in out:
+        if text.endswith("because:") or "has been runtime disabled" in text:
+            continue  # headers, and the other backends that sdpa_kernel switched off
+        if text and text not in out:
             out.append(text)
     return out
 
@@ -362,7 +364,7 @@ class AttentionFamily:
         need = attention_memory(shape, itemsize, backend, backward)
         capacity = device.memory_bytes()
         if capacity is not None and need > 0.8 * capacity:
-            why = " (the math backend materialises the Sq x Skv scores)" if backend == "math" else ""
+            why = " (the math backend materialises the Sq x Skv scores)" * (backend == "math")
             raise UnsupportedError(f"needs {need / 2**30:.1f} GiB{why}, "
                                    f"device has {capacity / 2**30:.1f} GiB")
         gen = torch.Generator().manual_seed(input_seed(case))
