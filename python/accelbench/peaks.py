@@ -31,7 +31,10 @@ CPU has a bf16 dot-product instruction (``avx512_bf16``), fp16 where it has
 ``avx512_fp16``; AMX tile units are not modelled (their peak is far higher and
 rarely reached by PyTorch). The frequency is the highest the OS reports
 (``cpuinfo_max_freq``, else ``cpu MHz``). Such a peak is marked
-``estimated=True`` and its ``source`` states the arithmetic.
+``estimated=True`` and its ``source`` states the arithmetic. In a virtual
+machine ``cpu MHz`` is often the nominal clock, so a CPU boosting above it can
+beat the estimate; the roofline then flags the result ``suspect``, which here
+means "the estimate is low", and the label says so.
 """
 
 from __future__ import annotations
