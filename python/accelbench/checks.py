@@ -89,7 +89,12 @@ def peak_for(device_name: str, dtype: str) -> float | None:
         return None
     if peak is None:
         return None
-    value = peak if isinstance(peak, int | float) else getattr(peak, "tflops", None)
+    if isinstance(peak, int | float):
+        value: object = peak
+    elif getattr(peak, "unit", "TFLOP/s") != "TFLOP/s":
+        return None
+    else:
+        value = getattr(peak, "value", getattr(peak, "tflops", None))
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 

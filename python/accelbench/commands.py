@@ -31,6 +31,7 @@ from accelbench.environment import environment
 from accelbench.errors import UsageError
 from accelbench.report import collectives_table, fmt_time, print_errors, summary_table
 from accelbench.results import SCHEMA_VERSION, RunDir
+from accelbench.roofline import peak_sources, roofline_table
 from accelbench.runner import Outcome, Runner, Settings
 from accelbench.support import support_matrix, support_table
 from accelbench.workloads.base import Case, canonical_dtype
@@ -235,6 +236,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.print(support_table(support_matrix(frame)))
         if (frame["kernel"] == "collectives").any():
             out.print(collectives_table(frame, f"collectives on {device.name}"))
+        roof = roofline_table(frame, f"roofline on {device.name}")
+        if roof is not None:
+            out.print(roof)
+            for src in peak_sources(frame):
+                out.print(f"  peak: {src}", markup=False, highlight=False)
         print_errors(frame, err)
         err.print(f"{len(frame)} cases in {time.perf_counter() - started:.1f} s; run directory: "
                   f"{run.path}")

@@ -52,6 +52,7 @@ __all__ = [
     "CpuDevice",
     "Device",
     "available_backends",
+    "host_batch_timer",
     "resolve_device",
     "rotating_copies",
 ]
@@ -298,6 +299,27 @@ def rotating_copies(
 def _check_cache(cache: str) -> None:
     if cache not in CACHE_STATES:
         raise UsageError(f"unknown cache state {cache!r}: choose {' or '.join(CACHE_STATES)}")
+
+
+def host_batch_timer(device: Device, fn: Kernel) -> BatchTimer:
+    """A batch timer on the host clock: synchronize, k launches, synchronize, elapsed.
+
+    Used by cases that measure the host's side of a launch (launch latency) on
+    an accelerator whose normal timer reads device events. The closing
+    synchronize is inside the timed region, so queued work is never left
+    uncounted; with k launches per sample its cost is spread over k.
+    """
+    import time
+
+    def run_batch(k: int) -> float:
+        device.synchronize()
+        start = time.perf_counter()
+        for _ in range(k):
+            fn()
+        device.synchronize()
+        return time.perf_counter() - start
+
+    return run_batch
 
 
 def _backend_available(backend: str) -> bool:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from accelbench.errors import UsageError
+from accelbench.roofline import annotate
 
 __all__ = [
     "COLUMNS",
@@ -124,8 +125,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("ref_elements", "Int64", "output elements the reference covers (compared)"),
     Column("tolerance", "string", "rtol/atol of the reference check"),
     Column("flags", "string", "comma-separated check flags (reference_mismatch, ...)"),
-    Column("suspect", "boolean", "a flag says the measurement may not be real"),
-    Column("peak_tflops", "float64", "device peak for the dtype, when known and exceeded"),
+    Column("peak_tflops", "float64", "device's published (or estimated) peak TFLOP/s, this dtype"),
+    Column("peak_gbps", "float64", "device's published peak memory bandwidth, GB/s"),
+    Column("peak_source", "string", "where the peak figures come from"),
+    Column("peak_estimated", "boolean", "the peak is an estimate (e.g. CPU cores x GHz x FMA)"),
+    Column("pct_of_peak", "float64", "percent of peak: max of TFLOP/s and GB/s utilisation"),
+    Column("pct_of_best_matmul", "float64", "percent of the best matmul TFLOP/s of the run"),
+    Column("suspect", "boolean", "a check or a result above peak says the measurement may not be real"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
@@ -283,7 +289,7 @@ class RunDir:
     def finalize(self) -> pd.DataFrame:
         """Rebuild every table from the event log and write them atomically."""
         done = self.case_events()
-        frame = results_frame([ev["row"] for ev in done.values()])
+        frame = annotate(results_frame([ev["row"] for ev in done.values()]))
         _atomic_frame(self.path / "results.parquet", frame, "parquet")
         _atomic_frame(self.path / "results.csv", frame, "csv")
         _atomic_frame(self.path / "samples.parquet", _samples_frame(done.values()), "parquet")
@@ -342,7 +348,7 @@ def load(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     run = RunDir(path)
     if not run.events_path.exists():
         raise UsageError(f"{path}: not a run directory (no results.parquet or events.jsonl)")
-    return results_frame([ev["row"] for ev in run.case_events().values()])
+    return annotate(results_frame([ev["row"] for ev in run.case_events().values()]))
 
 
 def load_fingerprints(run_dir: str | os.PathLike[str]) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from accelbench import _core
 from accelbench.backends.timers import timer_columns, timer_intervals
-from accelbench.devices import Device
+from accelbench.devices import Device, host_batch_timer
 from accelbench.errors import UnsupportedError
 from accelbench.results import RunDir
 from accelbench.workloads import FAMILIES, get_family
@@ -149,8 +149,13 @@ def measure_case(case: Case, device: Device, settings: Settings, run_id: str) ->
     try:
         family = get_family(case.kernel)
         prepared = family.prepare(case, device)
-        timer, batch = device.timer(prepared.fn, cache=settings.cache, graph=settings.graph,
-                                    clone=prepared.clone)
+        timer: Callable[[], object] | Callable[[int], float]
+        if prepared.extra.get("timing") == "host":  # the case asks for the host's view
+            timer, batch = host_batch_timer(device, prepared.fn), True
+            row["timing_method"] = "host-monotonic"
+        else:
+            timer, batch = device.timer(prepared.fn, cache=settings.cache, graph=settings.graph,
+                                        clone=prepared.clone)
         with device.monitor() as monitor:
             result = _core.sample(
                 timer,

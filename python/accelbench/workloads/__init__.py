@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelbench.errors import CatalogError
-from accelbench.workloads import collectives, matmul, user
+from accelbench.workloads import attention, collectives, launch, matmul, memory, user
 from accelbench.workloads.base import Case, Family, Prepared
 
 __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family", "resolve_family"]
@@ -18,6 +18,9 @@ __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family", "resolve_fami
 FAMILIES: dict[str, Family] = {
     matmul.FAMILY.name: matmul.FAMILY,
     collectives.FAMILY.name: collectives.FAMILY,
+    attention.FAMILY.name: attention.FAMILY,
+    memory.FAMILY.name: memory.FAMILY,
+    launch.FAMILY.name: launch.FAMILY,
 }
 
 
