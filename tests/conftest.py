@@ -36,7 +36,9 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 def cli(tmp_path: Path) -> Cli:
     """Run ``python -m accelbench ARGS`` in tmp_path; returns the completed process."""
 
-    def run(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, timeout: float = 300, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, COLUMNS="200")
         return subprocess.run(
             [sys.executable, "-m", "accelbench", *args],

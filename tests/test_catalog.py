@@ -75,12 +75,12 @@ def test_suite_selecting_nothing_is_an_error(tmp_path: Path) -> None:
 
 def test_suite_settings_are_validated(tmp_path: Path) -> None:
     path = _write(tmp_path, '[settings]\nwarmup = -1\n[[select]]\nfamily = "matmul"\n')
-    with pytest.raises(CatalogError, match="settings.warmup must be a positive number"):
+    with pytest.raises(CatalogError, match=r"settings\.warmup must be a positive number"):
         load_suite(str(path))
 
 
 def test_unknown_suite_lists_known_ones() -> None:
-    with pytest.raises(CatalogError, match="unknown suite 'nope'.*quick"):
+    with pytest.raises(CatalogError, match=r"unknown suite 'nope'.*quick"):
         load_suite("nope")
 
 

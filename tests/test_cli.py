@@ -12,7 +12,13 @@ import accelbench
 from tests.conftest import FAST, Cli
 
 #: The result columns DESIGN §4 promises, written out independently of the code.
-CONTRACT_COLUMNS = ["run_id", "device", "device_name", "backend", "kernel", "case", "params", "dtype", "status", "n_samples", "converged", "median_s", "ci_low_s", "ci_high_s", "rel_ci", "cv", "outlier_frac", "drift", "flops", "bytes", "tflops", "gbps", "algbw_gbps", "busbw_gbps", "max_abs_err", "max_rel_err", "ulp_max", "mismatch_frac", "deterministic", "fingerprint", "error"]
+CONTRACT_COLUMNS = [
+    "run_id", "device", "device_name", "backend", "kernel", "case", "params", "dtype", "status",
+    "n_samples", "converged", "median_s", "ci_low_s", "ci_high_s", "rel_ci", "cv",
+    "outlier_frac", "drift", "flops", "bytes", "tflops", "gbps", "algbw_gbps", "busbw_gbps",
+    "max_abs_err", "max_rel_err", "ulp_max", "mismatch_frac", "deterministic", "fingerprint",
+    "error"
+]
 
 
 def _only_run(out: Path) -> Path:

@@ -59,5 +59,5 @@ class _TinyDevice(CpuDevice):
 
 
 def test_shape_too_large_for_device_is_unsupported() -> None:
-    with pytest.raises(UnsupportedError, match="needs .* GiB"):
+    with pytest.raises(UnsupportedError, match=r"needs .* GiB"):
         FAMILY.prepare(_case(64, 64, 64, "fp32"), _TinyDevice())

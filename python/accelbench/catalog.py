@@ -155,7 +155,9 @@ def _select(catalog: list[Case], raw: Any, where: str) -> list[Case]:
             raise CatalogError(f"{here}: missing field 'family'")
         for key in sel:
             if key not in ("family", "cases", "dtypes"):
-                raise CatalogError(f"{here}: unknown field {key!r} (allowed: family, cases, dtypes)")
+                raise CatalogError(
+                    f"{here}: unknown field {key!r} (allowed: family, cases, dtypes)"
+                )
         family = str(sel["family"])
         get_family(family, here)
         patterns = sel.get("cases", ["*"])

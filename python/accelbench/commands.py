@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -53,7 +54,9 @@ def _dtypes(values: list[str] | None) -> list[str] | None:
         raise UsageError(f"--dtypes: {exc}") from None
 
 
-def _select(suite_name: str, kernels: list[str] | None, dtypes: list[str] | None) -> tuple[Any, list[Case]]:
+def _select(
+    suite_name: str, kernels: list[str] | None, dtypes: list[str] | None
+) -> tuple[Any, list[Case]]:
     suite = load_suite(suite_name)
     cases = filter_cases(suite.cases, kernels, _dtypes(dtypes))
     if not cases:
@@ -365,7 +368,8 @@ def cmd_consistency(args: argparse.Namespace) -> int:
         table.add_column(col, justify="right" if col == "ulp_max" else "left")
     style = {"bitwise": "green", "within_tolerance": "yellow", "discrepant": "red"}
     for r in result.table.itertuples(index=False):
-        ulp = "" if r.ulp_max != r.ulp_max else f"{r.ulp_max:.0f}"
+        ulp_value = float(r.ulp_max)  # type: ignore[arg-type]  # NaN when the case has no fingerprint to compare
+        ulp = "" if math.isnan(ulp_value) else f"{ulp_value:.0f}"
         table.add_row(str(r.run), str(r.kernel), str(r.case), str(r.dtype),
                       f"[{style[str(r.status)]}]{r.status}[/]", ulp)
     out.print(table)

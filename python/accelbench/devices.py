@@ -301,7 +301,7 @@ def _check_cache(cache: str) -> None:
         raise UsageError(f"unknown cache state {cache!r}: choose {' or '.join(CACHE_STATES)}")
 
 
-def host_batch_timer(device: Device, fn: Kernel) -> BatchTimer:
+def host_batch_timer(device: Device, fn: Kernel) -> Callable[[int], float]:
     """A batch timer on the host clock: synchronize, k launches, synchronize, elapsed.
 
     Used by cases that measure the host's side of a launch (launch latency) on

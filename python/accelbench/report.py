@@ -80,7 +80,8 @@ def print_errors(frame: pd.DataFrame, console: Console) -> None:
     """List the reason of every case that is not ok."""
     bad = frame[frame["status"] != "ok"]
     for row in bad.to_dict("records"):
-        console.print(f"  {row['status']}: {row['kernel']} {row['case']} {row['dtype']}: {row['error']}",
+        what = f"{row['kernel']} {row['case']} {row['dtype']}"
+        console.print(f"  {row['status']}: {what}: {row['error']}",
                       markup=False, highlight=False)
 
 

@@ -131,7 +131,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("peak_estimated", "boolean", "the peak is an estimate (e.g. CPU cores x GHz x FMA)"),
     Column("pct_of_peak", "float64", "percent of peak: max of TFLOP/s and GB/s utilisation"),
     Column("pct_of_best_matmul", "float64", "percent of the best matmul TFLOP/s of the run"),
-    Column("suspect", "boolean", "a check or a result above peak says the measurement may not be real"),
+    Column("suspect", "boolean", "a check, or a result above peak, says it may not be real"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

@@ -132,9 +132,11 @@ def _throughput(row: dict[str, Any], flops: float | None, nbytes: float | None) 
     median = row.get("median_s")
     row["flops"] = flops
     row["bytes"] = nbytes
-    ok = isinstance(median, float) and median > 0 and math.isfinite(median)
-    row["tflops"] = flops / median / 1e12 if ok and flops else None
-    row["gbps"] = nbytes / median / 1e9 if ok and nbytes else None
+    if not (isinstance(median, float) and median > 0 and math.isfinite(median)):
+        row["tflops"] = row["gbps"] = None
+        return
+    row["tflops"] = flops / median / 1e12 if flops else None
+    row["gbps"] = nbytes / median / 1e9 if nbytes else None
 
 
 def measure_case(case: Case, device: Device, settings: Settings, run_id: str) -> Outcome:
