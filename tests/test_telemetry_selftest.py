@@ -93,7 +93,9 @@ def test_telemetry_and_throttle_flags_reach_the_results(tmp_path: Path) -> None:
     case = Case("matmul", "t 32", "fp32", (("M", 32), ("N", 32), ("K", 32)))
     run = RunDir.create(tmp_path, "cpu")
     run.write_meta({})
-    settings = Settings(warmup=0.02, max_case_time=0.3, min_samples=5, cache="cold")
+    # in-process: a worker process would open a real CpuDevice, not this fake one
+    settings = Settings(warmup=0.02, max_case_time=0.3, min_samples=5, cache="cold",
+                        isolation=False)
     Runner(_CpuWithTelemetry(), settings, run).run([case])
     frame = run.finalize()
     row = frame.iloc[0]
