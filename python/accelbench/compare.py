@@ -36,7 +36,6 @@ that differs is listed, since it may explain a difference on its own.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -48,8 +47,7 @@ import numpy as np
 import pandas as pd
 
 from accelbench import _core
-from accelbench.errors import UsageError
-from accelbench.results import SCHEMA_VERSION, load, load_samples
+from accelbench.results import SCHEMA_VERSION, load, load_samples, read_meta
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -180,16 +178,6 @@ class RunComparison:
         }
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads((path / "meta.json").read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: not a run directory (no meta.json)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}/meta.json: unreadable: {exc}") from None
-    return data
-
-
 def case_samples(samples: pd.DataFrame) -> dict[tuple[str, str, str], np.ndarray]:
     """Seconds per launch of each case; multi-rank cases: maximum over ranks per index."""
     out: dict[tuple[str, str, str], np.ndarray] = {}
@@ -220,7 +208,7 @@ def compare_runs(
 ) -> RunComparison:
     """Compare run B (candidate) against run A (baseline), case by case."""
     path_a, path_b = Path(run_a), Path(run_b)
-    meta_a, meta_b = _read_meta(path_a), _read_meta(path_b)
+    meta_a, meta_b = read_meta(path_a), read_meta(path_b)
     res_a, res_b = load(path_a), load(path_b)
     smp_a, smp_b = case_samples(load_samples(path_a)), case_samples(load_samples(path_b))
     warnings: list[str] = []

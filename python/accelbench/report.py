@@ -17,7 +17,8 @@ _STATUS_STYLE = {
 }
 
 
-def _num(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
+    """A finite float, or None for missing, NA, non-numeric and non-finite values."""
     if value is None or value is pd.NA:
         return None
     try:
@@ -29,7 +30,7 @@ def _num(value: Any) -> float | None:
 
 def fmt_time(seconds: Any) -> str:
     """Seconds to a short string with a sensible unit (ns, µs, ms, s)."""
-    value = _num(seconds)
+    value = as_float(seconds)
     if value is None:
         return "-"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
@@ -39,12 +40,12 @@ def fmt_time(seconds: Any) -> str:
 
 
 def _fmt(value: Any, spec: str) -> str:
-    num = _num(value)
+    num = as_float(value)
     return "-" if num is None else format(num, spec)
 
 
 def _percent(value: Any) -> str:
-    num = _num(value)
+    num = as_float(value)
     return "-" if num is None else f"{100 * num:.2f}%"
 
 
@@ -87,7 +88,7 @@ def print_errors(frame: pd.DataFrame, console: Console) -> None:
 
 def fmt_bytes(value: Any) -> str:
     """Bytes with a binary unit (``1 MiB``, ``4 KiB``, ``1000 B``)."""
-    num = _num(value)
+    num = as_float(value)
     if num is None:
         return "-"
     for unit, scale in (("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10)):

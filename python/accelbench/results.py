@@ -244,11 +244,7 @@ class RunDir:
         _atomic_write_bytes(self.path / "meta.json", text.encode())
 
     def read_meta(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads((self.path / "meta.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{self.path}/meta.json: unreadable: {exc}") from None
-        return data
+        return read_meta(self.path)
 
     def append_event(self, event: Mapping[str, Any]) -> None:
         """Append one event and force it to disk before returning."""
@@ -330,6 +326,17 @@ def _fingerprints_frame(events: Any) -> pd.DataFrame:
             records.append(record)
     frame = pd.DataFrame.from_records(records, columns=list(FINGERPRINT_COLUMNS))
     return frame.astype({"n": "int64", "rtol": "float64", "atol": "float64"})
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The ``meta.json`` of a run directory; a one-line UsageError when absent or unreadable."""
+    try:
+        data: dict[str, Any] = json.loads((path / "meta.json").read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: not a run directory (no meta.json)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}/meta.json: unreadable: {exc}") from None
+    return data
 
 
 def _run_path(run_dir: str | os.PathLike[str]) -> Path:
