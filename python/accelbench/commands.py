@@ -194,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "schema_version": SCHEMA_VERSION,
             "run_id": run.run_id,
             "created": datetime.now(timezone.utc).isoformat(),
-            "command": sys.argv,
+            "command": ["accelbench", *sys.argv[1:]],  # no local paths in shared runs
             "config": {
                 "device": device.spec,
                 "suite": args.suite if Path(args.suite).suffix != ".toml"
