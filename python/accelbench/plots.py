@@ -108,18 +108,8 @@ def plot_attention(frame: pd.DataFrame, out: Path) -> Path | None:
         return None
     rows["series"] = [f"{series_name(c)} {d}" for c, d in zip(rows["case"], rows["dtype"],
                                                                strict=True)]
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name in sorted(rows["series"].unique()):
-        d = rows[rows["series"] == name].sort_values("seq")
-        ax.plot(d["seq"], d["tflops"], "o-", label=name, alpha=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("sequence length")
-    ax.set_ylabel("TFLOP/s")
-    ax.set_title("attention: TFLOP/s vs sequence length")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    return _save(fig, out / "attention_seqlen.png")
+    return _series_plot(rows, "seq", "tflops", "sequence length", "TFLOP/s",
+                        "attention: TFLOP/s vs sequence length", out / "attention_seqlen.png")
 
 
 def plot_collectives(frame: pd.DataFrame, out: Path) -> Path | None:
@@ -129,18 +119,27 @@ def plot_collectives(frame: pd.DataFrame, out: Path) -> Path | None:
         return None
     rows = rows.assign(series=[f"{series_name(c)} {d}" for c, d in
                                zip(rows["case"], rows["dtype"], strict=True)])
+    return _series_plot(rows, "bytes", "busbw_gbps", "message size per rank, bytes",
+                        "bus bandwidth, GB/s (nccl-tests busbw)",
+                        "collectives: bus bandwidth vs message size",
+                        out / "collectives_busbw.png")
+
+
+def _series_plot(rows: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str, title: str,
+                 path: Path) -> Path | None:
+    """One line per ``series`` value, y against x on a log2 x axis."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name in sorted(rows["series"].unique()):
-        d = rows[rows["series"] == name].sort_values("bytes")
-        ax.plot(d["bytes"], d["busbw_gbps"], "o-", label=name, alpha=0.8)
+        d = rows[rows["series"] == name].sort_values(x)
+        ax.plot(d[x], d[y], "o-", label=name, alpha=0.8)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("message size per rank, bytes")
-    ax.set_ylabel("bus bandwidth, GB/s (nccl-tests busbw)")
-    ax.set_title("collectives: bus bandwidth vs message size")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, out / "collectives_busbw.png")
+    return _save(fig, path)
 
 
 def plot_stability(frame: pd.DataFrame, samples: dict[tuple[str, str, str], np.ndarray],
