@@ -20,22 +20,18 @@
 //!   (`numpy.isclose`'s and `torch.testing`'s form).
 //!
 //! The pass is split into fixed chunks of [`CHUNK`] elements reduced with
-//! rayon; every statistic is a max, a count or an integer sum, so the
-//! result does not depend on the thread count.
+//! rayon; each chunk runs the vectorised kernel of [`super::kernel`]. Every
+//! statistic is a max, a count or an integer sum, so the result does not
+//! depend on the thread count (nor on the instruction set the kernel uses).
 use rayon::prelude::*;
 
 use super::float::{as_bytes, Bf16, DType, Format, F16, F32, F64};
+use super::kernel::{self, Acc, Isa, Reference, Same};
 use super::Buffer;
 use crate::{Error, Result};
 
 /// Elements per parallel chunk (256 KiB of float32).
 pub const CHUNK: usize = 1 << 16;
-
-/// Histogram copies updated round-robin (see `scan_chunk`).
-const LANES: usize = 4;
-
-/// `1 - 2^-50`: lowers the relative-error filter below any rounding of `max_rel * |ref|`.
-const REL_FILTER: f64 = 1.0 - 1.0 / (1u64 << 50) as f64;
 
 /// Buckets of the ULP histogram: 0, 1, 2, 3-4, 5-8, ..., (2^19, 2^20], >2^20.
 pub const HIST_BUCKETS: usize = 23;
@@ -136,139 +132,6 @@ impl Comparison {
     }
 }
 
-#[derive(Clone)]
-struct Acc {
-    n: usize,
-    matched: usize,
-    max_abs: f64,
-    max_rel: f64,
-    ulp_max: u64,
-    ulp_sum: u64,
-    ulp_carry: u64,
-    hist: [[u64; HIST_BUCKETS]; LANES],
-    mismatches: usize,
-    nan_mismatch: usize,
-    inf_mismatch: usize,
-    bitwise: usize,
-    first: Option<usize>,
-}
-
-impl Acc {
-    fn new() -> Self {
-        Self {
-            n: 0,
-            matched: 0,
-            max_abs: 0.0,
-            max_rel: 0.0,
-            ulp_max: 0,
-            ulp_sum: 0,
-            ulp_carry: 0,
-            hist: [[0; HIST_BUCKETS]; LANES],
-            mismatches: 0,
-            nan_mismatch: 0,
-            inf_mismatch: 0,
-            bitwise: 0,
-            first: None,
-        }
-    }
-
-    #[allow(clippy::needless_pass_by_value)] // rayon's reduce hands both sides by value
-    fn merge(mut self, o: Self) -> Self {
-        self.n += o.n;
-        self.matched += o.matched;
-        self.max_abs = self.max_abs.max(o.max_abs);
-        self.max_rel = self.max_rel.max(o.max_rel);
-        self.ulp_max = self.ulp_max.max(o.ulp_max);
-        let (sum, carry) = self.ulp_sum.overflowing_add(o.ulp_sum);
-        self.ulp_sum = sum;
-        self.ulp_carry += o.ulp_carry + u64::from(carry);
-        for (ha, hb) in self.hist.iter_mut().zip(o.hist) {
-            for (a, b) in ha.iter_mut().zip(hb) {
-                *a += b;
-            }
-        }
-        self.mismatches += o.mismatches;
-        self.nan_mismatch += o.nan_mismatch;
-        self.inf_mismatch += o.inf_mismatch;
-        self.bitwise += o.bitwise;
-        self.first = match (self.first, o.first) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self
-    }
-
-    fn finish(self, dtype: DType) -> Comparison {
-        let mut hist = [0u64; HIST_BUCKETS];
-        for lane in &self.hist {
-            for (h, v) in hist.iter_mut().zip(lane) {
-                *h += v;
-            }
-        }
-        let ulp_sum = (u128::from(self.ulp_carry) << 64) + u128::from(self.ulp_sum);
-        Comparison {
-            dtype,
-            n: self.n,
-            matched: self.matched,
-            max_abs_err: self.max_abs,
-            max_rel_err: self.max_rel,
-            ulp_max: self.ulp_max,
-            ulp_mean: if self.matched == 0 {
-                0.0
-            } else {
-                ulp_sum as f64 / self.matched as f64
-            },
-            ulp_hist: hist,
-            mismatches: self.mismatches,
-            nan_mismatch: self.nan_mismatch,
-            inf_mismatch: self.inf_mismatch,
-            bitwise_equal: self.bitwise,
-            first_mismatch: self.first,
-        }
-    }
-
-    /// A pair with a NaN or an infinity on either side.
-    #[cold]
-    fn special(&mut self, i: usize, ob: u64, ov: f64, rv: f64, rb: u64) {
-        if ob == rb {
-            // the same infinity, or the same NaN bits
-            self.matched += 1;
-            self.hist[i % LANES][0] += 1;
-            return;
-        }
-        let (onan, rnan) = (ov.is_nan(), rv.is_nan());
-        if onan || rnan {
-            if onan && rnan {
-                self.matched += 1;
-                self.hist[i % LANES][0] += 1;
-            } else {
-                self.nan_mismatch += 1;
-                self.miss(i);
-            }
-            return;
-        }
-        // neither is NaN and the bits differ, so at least one infinity is unmatched
-        self.inf_mismatch += 1;
-        self.miss(i);
-    }
-
-    /// A run of `len` pairs with identical bits.
-    fn identical(&mut self, len: usize) {
-        self.n += len;
-        self.bitwise += len;
-        self.matched += len;
-        self.hist[0][0] += len as u64;
-    }
-
-    #[inline(always)]
-    fn miss(&mut self, i: usize) {
-        self.mismatches += 1;
-        if self.first.is_none() {
-            self.first = Some(i);
-        }
-    }
-}
-
 fn check_len(a: usize, b: usize) -> Result<()> {
     if a == b {
         Ok(())
@@ -279,105 +142,43 @@ fn check_len(a: usize, b: usize) -> Result<()> {
     }
 }
 
-/// One chunk, with the pair rules of the module docs. Identical bits need
-/// no branch; NaN/Inf take a cold path; the relative error avoids its
-/// division unless the pair can raise the maximum (the filter threshold is
-/// lowered by 2^-50 relative, so no candidate is skipped and the maximum is
-/// the exact rounded quotient a naive loop gives); histogram increments
-/// rotate over [`LANES`] copies so repeated buckets do not serialise. The
-/// running statistics are held with the running
-/// statistics held in locals (registers) rather than in the accumulator, so
-/// that no loop-carried value goes through memory; `pair(j)` gives the
-/// output bits and value and the reference value and bits of element `j`.
-#[inline(always)]
-fn scan_chunk<F: Format>(
-    base: usize,
-    len: usize,
+/// `out` against a float64 `reference`, chunk by chunk, with the kernel
+/// for `isa`.
+pub(crate) fn against_f64<F: Format>(
+    isa: Isa,
+    out: &[F::Raw],
+    reference: &[f64],
     tol: Tolerance,
-    pair: impl Fn(usize) -> (u64, f64, f64, u64),
-) -> Acc {
-    // A constant per instantiation: the format's masks fold into the loop.
-    let dtype = F::DTYPE;
-    let mut acc = Acc::new();
-    let (mut bitwise, mut matched) = (0usize, 0usize);
-    let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
-    let (mut ulp_max, mut ulp_sum, mut ulp_carry) = (0u64, 0u64, 0u64);
-    let mut hist = [[0u64; HIST_BUCKETS]; LANES];
-    for j in 0..len {
-        let (ob, ov, rv, rb) = pair(j);
-        bitwise += usize::from(ob == rb);
-        if dtype.is_special_bits(ob) || dtype.is_special_bits(rb) {
-            acc.special(base + j, ob, ov, rv, rb);
-            continue;
-        }
-        matched += 1;
-        let d = (ov - rv).abs();
-        let ar = rv.abs();
-        max_abs = max_abs.max(d);
-        if ar != 0.0 && d > max_rel * ar * REL_FILTER {
-            max_rel = max_rel.max(d / ar);
-        }
-        let ulp = dtype.ordered(ob).abs_diff(dtype.ordered(rb));
-        ulp_max = ulp_max.max(ulp);
-        let (sum, carry) = ulp_sum.overflowing_add(ulp);
-        ulp_sum = sum;
-        ulp_carry += u64::from(carry);
-        hist[j % LANES][ulp_bucket(ulp)] += 1;
-        if d > tol.atol + tol.rtol * ar {
-            acc.miss(base + j);
-        }
-    }
-    let local = Acc {
-        n: len,
-        matched,
-        max_abs,
-        max_rel,
-        ulp_max,
-        ulp_sum,
-        ulp_carry,
-        hist,
-        mismatches: 0,
-        nan_mismatch: 0,
-        inf_mismatch: 0,
-        bitwise,
-        first: None,
-    };
-    acc.merge(local)
-}
-
-fn against_f64<F: Format>(out: &[F::Raw], reference: &[f64], tol: Tolerance) -> Comparison {
-    let dtype = F::DTYPE;
+) -> Comparison {
     out.par_chunks(CHUNK)
         .zip(reference.par_chunks(CHUNK))
         .enumerate()
-        .map(|(c, (o, r))| {
-            let len = o.len().min(r.len());
-            scan_chunk::<F>(c * CHUNK, len, tol, |j| {
-                (F::bits(o[j]), F::value(o[j]), r[j], dtype.round_bits(r[j]))
-            })
-        })
+        .map(|(c, (o, r))| kernel::chunk::<Reference<F>>(isa, o, r, c * CHUNK, tol))
         .reduce(Acc::new, Acc::merge)
-        .finish(dtype)
+        .finish(F::DTYPE)
 }
 
-fn same_dtype<F: Format>(a: &[F::Raw], b: &[F::Raw], tol: Tolerance) -> Comparison {
-    let dtype = F::DTYPE;
+/// Two arrays of one format, chunk by chunk, with the kernel for `isa`. A
+/// chunk with identical bytes skips the kernel: a `memcmp` gives the counts
+/// of a run of identical pairs (the common, deterministic case).
+pub(crate) fn same_dtype<F: Format>(
+    isa: Isa,
+    a: &[F::Raw],
+    b: &[F::Raw],
+    tol: Tolerance,
+) -> Comparison {
     a.par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
         .enumerate()
         .map(|(c, (x, y))| {
             if as_bytes::<F>(x) == as_bytes::<F>(y) {
-                let mut acc = Acc::new();
-                acc.identical(x.len()); // memcmp speed for the common, deterministic case
-                return acc;
+                Acc::identical(x.len())
+            } else {
+                kernel::chunk::<Same<F>>(isa, x, y, c * CHUNK, tol)
             }
-            let len = x.len().min(y.len());
-            scan_chunk::<F>(c * CHUNK, len, tol, |j| {
-                (F::bits(x[j]), F::value(x[j]), F::value(y[j]), F::bits(y[j]))
-            })
         })
         .reduce(Acc::new, Acc::merge)
-        .finish(dtype)
+        .finish(F::DTYPE)
 }
 
 /// Compares `out` against a float64 `reference` of the same length.
@@ -392,11 +193,12 @@ pub fn compare_to_reference(
 ) -> Result<Comparison> {
     let tol = tol.validate()?;
     check_len(out.len(), reference.len())?;
+    let isa = Isa::detect();
     Ok(match out {
-        Buffer::F64(o) => against_f64::<F64>(o, reference, tol),
-        Buffer::F32(o) => against_f64::<F32>(o, reference, tol),
-        Buffer::F16(o) => against_f64::<F16>(o, reference, tol),
-        Buffer::Bf16(o) => against_f64::<Bf16>(o, reference, tol),
+        Buffer::F64(o) => against_f64::<F64>(isa, o, reference, tol),
+        Buffer::F32(o) => against_f64::<F32>(isa, o, reference, tol),
+        Buffer::F16(o) => against_f64::<F16>(isa, o, reference, tol),
+        Buffer::Bf16(o) => against_f64::<Bf16>(isa, o, reference, tol),
     })
 }
 
@@ -410,11 +212,12 @@ pub fn compare_to_reference(
 pub fn compare(a: Buffer<'_>, b: Buffer<'_>, tol: Tolerance) -> Result<Comparison> {
     let tol = tol.validate()?;
     check_len(a.len(), b.len())?;
+    let isa = Isa::detect();
     Ok(match (a, b) {
-        (Buffer::F64(x), Buffer::F64(y)) => same_dtype::<F64>(x, y, tol),
-        (Buffer::F32(x), Buffer::F32(y)) => same_dtype::<F32>(x, y, tol),
-        (Buffer::F16(x), Buffer::F16(y)) => same_dtype::<F16>(x, y, tol),
-        (Buffer::Bf16(x), Buffer::Bf16(y)) => same_dtype::<Bf16>(x, y, tol),
+        (Buffer::F64(x), Buffer::F64(y)) => same_dtype::<F64>(isa, x, y, tol),
+        (Buffer::F32(x), Buffer::F32(y)) => same_dtype::<F32>(isa, x, y, tol),
+        (Buffer::F16(x), Buffer::F16(y)) => same_dtype::<F16>(isa, x, y, tol),
+        (Buffer::Bf16(x), Buffer::Bf16(y)) => same_dtype::<Bf16>(isa, x, y, tol),
         (a, b) => {
             return Err(Error::InvalidArgument(format!(
                 "arrays differ in dtype: {} vs {}",

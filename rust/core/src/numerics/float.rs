@@ -16,8 +16,6 @@
 //! the nearest value of the format, ties to even, in one step (rounding
 //! through `f32` first would double-round bfloat16 and float16 values),
 //! with gradual underflow to subnormals and overflow to infinity.
-use std::sync::OnceLock;
-
 /// The element types accelbench compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
@@ -121,7 +119,7 @@ impl DType {
         match self {
             Self::F64 => f64::from_bits(bits),
             Self::F32 => f64::from(f32::from_bits(bits as u32)),
-            Self::F16 => f64::from(f16_to_f32(bits as u16)),
+            Self::F16 => f16_to_f64(bits as u16),
             Self::Bf16 => f64::from(bf16_to_f32(bits as u16)),
         }
     }
@@ -140,18 +138,17 @@ impl DType {
     }
 }
 
-/// Sign-magnitude bits (sign at bit `sign_pos`) to a two's-complement integer.
-#[inline]
+/// Sign-magnitude bits (sign at bit `sign_pos`) to a two's-complement
+/// integer, without a branch: `(m ^ -s) + s` negates the magnitude `m`
+/// exactly when the sign bit `s` is set.
+#[inline(always)]
 #[must_use]
 pub fn ordered_bits(bits: u64, sign_pos: u32) -> i64 {
     // sign_pos <= 63, so the magnitude has at most 63 bits and fits an i64.
     #[allow(clippy::cast_possible_wrap)]
     let magnitude = (bits & ((1u64 << sign_pos) - 1)) as i64;
-    if (bits >> sign_pos) & 1 == 1 {
-        -magnitude
-    } else {
-        magnitude
-    }
+    let s = i64::from((bits >> sign_pos) & 1 == 1);
+    (magnitude ^ s.wrapping_neg()) + s
 }
 
 /// ULP distance of two bit patterns of `dtype`: `None` when exactly one is
@@ -166,48 +163,43 @@ pub fn ulp_distance(dtype: DType, a: u64, b: u64) -> Option<u64> {
 }
 
 /// Rounds `x` to a binary format with `ebits` exponent and `mbits` mantissa
-/// bits (`mbits <= 51`), nearest with ties to even; returns the bits.
+/// bits (`1 <= mbits <= 51`), nearest with ties to even; returns the bits.
+///
+/// Branch-free, so the comparison kernel vectorises it: the 53-bit
+/// significand is shifted right by `52 - mbits`, plus the distance below
+/// the format's smallest normal exponent (gradual underflow; the shift is
+/// capped at 63, where every significand rounds to zero, which also covers
+/// zero and float64 subnormals: far below half the smallest subnormal of
+/// every narrower format). The magnitude is then `(E - 1) << mbits` plus
+/// the rounded significand, `E` the biased exponent clamped to at least 1,
+/// so a carry out of the significand moves to the next binade (or from the
+/// largest subnormal to the smallest normal) by plain addition; a result
+/// beyond the largest finite value is clamped to infinity. Infinities keep
+/// their sign; a NaN becomes the format's quiet NaN with the same sign.
+#[inline(always)]
 #[must_use]
 pub fn round_f64_to_bits(x: f64, ebits: u32, mbits: u32) -> u64 {
     let bits = x.to_bits();
     let sign = (bits >> 63) << (ebits + mbits);
     let exp_all = ((1u64 << ebits) - 1) << mbits;
-    if x.is_nan() {
-        return sign | exp_all | (1u64 << (mbits - 1));
-    }
-    if x.is_infinite() {
-        return sign | exp_all;
-    }
-    let exp = i64::from(((bits >> 52) & 0x7ff) as u16);
-    if exp == 0 {
-        // Zero or an f64 subnormal (< 2^-1022): far below half the smallest
-        // subnormal of every narrower format.
-        return sign;
-    }
+    let field = i64::from(((bits >> 52) & 0x7ff) as u16);
+    let frac = bits & ((1u64 << 52) - 1);
     let bias = (1i64 << (ebits - 1)) - 1;
-    let e = exp - 1023;
-    let emin = 1 - bias;
-    let full = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
-    let mut shift = 52 - i64::from(mbits);
-    if e < emin {
-        shift += emin - e;
-    }
-    if shift > 53 {
-        return sign; // below half the smallest subnormal
-    }
-    let shift = shift as u32;
-    let mut q = full >> shift;
+    // the target's biased exponent; <= 0 below its smallest normal
+    let e = field - 1023 + bias;
+    let shift = (52 - i64::from(mbits) + (1 - e).max(0)).min(63) as u32;
+    let full = frac | (1u64 << 52);
+    let q = full >> shift;
     let rem = full & ((1u64 << shift) - 1);
     let half = 1u64 << (shift - 1);
-    if rem > half || (rem == half && q & 1 == 1) {
-        q += 1;
-    }
-    let magnitude = if e < emin {
-        q // subnormal; a carry into bit mbits makes it the smallest normal
+    let up = u64::from(rem > half || (rem == half && q & 1 == 1));
+    let magnitude = ((((e.max(1) - 1) as u64) << mbits) + q + up).min(exp_all);
+    let special = if frac == 0 {
+        exp_all
     } else {
-        (((e + bias) as u64) << mbits) + (q - (1u64 << mbits))
+        exp_all | (1u64 << (mbits - 1))
     };
-    sign | magnitude.min(exp_all)
+    sign | if field == 0x7ff { special } else { magnitude }
 }
 
 /// bfloat16 bits to `f32` (exact: bfloat16 is the upper half of a binary32).
@@ -217,19 +209,37 @@ pub fn bf16_to_f32(bits: u16) -> f32 {
     f32::from_bits(u32::from(bits) << 16)
 }
 
-/// binary16 bits to `f32` through a 256 KiB table built once (exact).
+/// binary16 bits to `f32` (exact; see [`f16_to_f64`]).
 #[inline]
 #[must_use]
 pub fn f16_to_f32(bits: u16) -> f32 {
-    f16_table()[usize::from(bits)]
+    // every binary16 value, NaN payloads included, is exact in binary32
+    f16_to_f64(bits) as f32
 }
 
-fn f16_table() -> &'static [f32] {
-    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
-    TABLE.get_or_init(|| (0..=u16::MAX).map(f16_to_f32_slow).collect())
+/// binary16 bits to `f64`, exactly and without branches or tables (the
+/// comparison kernel vectorises it): the significand (with its implicit bit
+/// for a normal number) is converted as an integer and scaled by the power
+/// of two `2^(max(exp, 1) - 25)`, built directly as float64 bits. Both
+/// factors are exact and so is their product, and no float64 subnormal is
+/// involved, so a flush-to-zero mode cannot change the result. Infinities
+/// and NaNs (payload moved to the top of the float64 fraction, as a
+/// hardware conversion does) are assembled from their bits.
+#[inline(always)]
+#[must_use]
+pub fn f16_to_f64(bits: u16) -> f64 {
+    let b = u64::from(bits);
+    let exp = (b >> 10) & 0x1f;
+    let man = b & 0x3ff;
+    let sig = if exp == 0 { man } else { man | 0x400 };
+    let scale = f64::from_bits((exp.max(1) + 1023 - 25) << 52);
+    let finite = (f64::from(sig as i32) * scale).to_bits();
+    let special = (0x7ffu64 << 52) | (man << 42);
+    let sign = (b >> 15) << 63;
+    f64::from_bits(sign | if exp == 0x1f { special } else { finite })
 }
 
-/// binary16 to `f32` by decoding the fields (used to build the table).
+/// binary16 to `f32` by decoding the fields (the tests' oracle).
 #[must_use]
 pub fn f16_to_f32_slow(bits: u16) -> f32 {
     let sign = if bits >> 15 == 1 { -1.0f32 } else { 1.0 };
@@ -264,6 +274,8 @@ pub trait Format: sealed::Sealed + Send + Sync {
     fn bits(x: Self::Raw) -> u64;
     /// Exact value.
     fn value(x: Self::Raw) -> f64;
+    /// Bits of a float64 rounded to this format (nearest, ties to even).
+    fn round(x: f64) -> u64;
 }
 
 /// `f64` elements.
@@ -278,52 +290,68 @@ pub struct Bf16;
 impl Format for F64 {
     type Raw = f64;
     const DTYPE: DType = DType::F64;
-    #[inline]
+    #[inline(always)]
     fn bits(x: f64) -> u64 {
         x.to_bits()
     }
-    #[inline]
+    #[inline(always)]
     fn value(x: f64) -> f64 {
         x
+    }
+    #[inline(always)]
+    fn round(x: f64) -> u64 {
+        x.to_bits()
     }
 }
 
 impl Format for F32 {
     type Raw = f32;
     const DTYPE: DType = DType::F32;
-    #[inline]
+    #[inline(always)]
     fn bits(x: f32) -> u64 {
         u64::from(x.to_bits())
     }
-    #[inline]
+    #[inline(always)]
     fn value(x: f32) -> f64 {
         f64::from(x)
+    }
+    #[inline(always)]
+    fn round(x: f64) -> u64 {
+        u64::from((x as f32).to_bits())
     }
 }
 
 impl Format for F16 {
     type Raw = u16;
     const DTYPE: DType = DType::F16;
-    #[inline]
+    #[inline(always)]
     fn bits(x: u16) -> u64 {
         u64::from(x)
     }
-    #[inline]
+    #[inline(always)]
     fn value(x: u16) -> f64 {
-        f64::from(f16_to_f32(x))
+        f16_to_f64(x)
+    }
+    #[inline(always)]
+    fn round(x: f64) -> u64 {
+        round_f64_to_bits(x, 5, 10)
     }
 }
 
 impl Format for Bf16 {
     type Raw = u16;
     const DTYPE: DType = DType::Bf16;
-    #[inline]
+    #[inline(always)]
     fn bits(x: u16) -> u64 {
         u64::from(x)
     }
-    #[inline]
+    #[inline(always)]
     fn value(x: u16) -> f64 {
         f64::from(bf16_to_f32(x))
+    }
+    #[inline(always)]
+    fn round(x: f64) -> u64 {
+        round_f64_to_bits(x, 8, 7)
     }
 }
 

@@ -6,19 +6,23 @@
 //! * [`compare`]: one parallel pass giving max abs/rel error, ULP max/mean
 //!   and histogram, the count outside a tolerance, NaN/Inf pattern
 //!   mismatches and bitwise equality.
+//! * `kernel`: that pass's branch-free, vectorised chunk kernel, compiled
+//!   for the baseline target and (x86-64) for AVX2 and AVX-512, chosen at
+//!   run time.
 //! * [`hash`]: a block-parallel 64-bit hash and the fingerprint (hash plus
 //!   values at fixed positions) stored with every run.
 //!
 //! Inputs are borrowed slices ([`Buffer`]): the Python bindings hand numpy
 //! memory over without a copy; float16 and bfloat16 arrive as `u16` bits.
 
-// The per-element helpers of the comparison loop must inline: profiling
-// showed the pair rules compiled as an out-of-line call per element.
+// The per-element helpers of the comparison kernel must inline into its
+// vectorised loop (and into its AVX2/AVX-512 copies).
 #![allow(clippy::inline_always)]
 
 pub mod compare;
 pub mod float;
 pub mod hash;
+mod kernel;
 
 pub use compare::{
     compare, compare_to_reference, ulp_bucket, ulp_bucket_labels, ulp_distances, Comparison,
@@ -69,5 +73,6 @@ impl Buffer<'_> {
     }
 }
 
+#[cfg(test)]
 #[cfg(test)]
 mod tests;
