@@ -74,5 +74,4 @@ impl Buffer<'_> {
 }
 
 #[cfg(test)]
-#[cfg(test)]
 mod tests;
