@@ -20,7 +20,7 @@
 //!   (`numpy.isclose`'s and `torch.testing`'s form).
 //!
 //! The pass is split into fixed chunks of [`CHUNK`] elements reduced with
-//! rayon; each chunk runs the vectorised kernel of [`super::kernel`]. Every
+//! rayon; each chunk runs the vectorised `kernel` module. Every
 //! statistic is a max, a count or an integer sum, so the result does not
 //! depend on the thread count (nor on the instruction set the kernel uses).
 use rayon::prelude::*;

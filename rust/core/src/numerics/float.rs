@@ -261,6 +261,95 @@ mod sealed {
     impl Sealed for super::F32 {}
     impl Sealed for super::F16 {}
     impl Sealed for super::Bf16 {}
+
+    /// Only `u32` and `u64` implement [`super::Word`].
+    pub trait SealedWord {}
+    impl SealedWord for u32 {}
+    impl SealedWord for u64 {}
+}
+
+/// The unsigned integer a format's bits are handled in: `u32` up to
+/// binary32, `u64` for binary64. The comparison kernel does its integer
+/// work (masks, ULP distances, their maximum) in this type, so a 32-bit or
+/// 16-bit format uses lanes half as wide as float64 ones.
+pub trait Word:
+    sealed::SealedWord
+    + Copy
+    + Ord
+    + Send
+    + Sync
+    + std::ops::BitAnd<Output = Self>
+    + std::ops::BitXor<Output = Self>
+    + std::ops::Shr<u32, Output = Self>
+    + std::ops::Add<Output = Self>
+{
+    /// The low bits of `x`.
+    fn from_u64(x: u64) -> Self;
+    /// Zero-extended to 64 bits.
+    fn to_u64(self) -> u64;
+    /// The low 32 bits.
+    fn low_u32(self) -> u32;
+    /// The bits above the low 32 (0 for `u32`, without widening it).
+    fn high_u32(self) -> u32;
+    /// `min(self, cap)` as a `u32`.
+    fn min_u32(self, cap: u32) -> u32;
+    /// `|self - other|`.
+    #[must_use]
+    fn abs_diff(self, other: Self) -> Self;
+}
+
+impl Word for u32 {
+    #[inline(always)]
+    fn from_u64(x: u64) -> Self {
+        x as u32
+    }
+    #[inline(always)]
+    fn to_u64(self) -> u64 {
+        u64::from(self)
+    }
+    #[inline(always)]
+    fn low_u32(self) -> u32 {
+        self
+    }
+    #[inline(always)]
+    fn high_u32(self) -> u32 {
+        0
+    }
+    #[inline(always)]
+    fn min_u32(self, cap: u32) -> u32 {
+        self.min(cap)
+    }
+    #[inline(always)]
+    fn abs_diff(self, other: Self) -> Self {
+        u32::abs_diff(self, other)
+    }
+}
+
+impl Word for u64 {
+    #[inline(always)]
+    fn from_u64(x: u64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn to_u64(self) -> u64 {
+        self
+    }
+    #[inline(always)]
+    fn low_u32(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn high_u32(self) -> u32 {
+        (self >> 32) as u32
+    }
+    #[inline(always)]
+    fn min_u32(self, cap: u32) -> u32 {
+        self.min(u64::from(cap)) as u32
+    }
+    #[inline(always)]
+    fn abs_diff(self, other: Self) -> Self {
+        u64::abs_diff(self, other)
+    }
 }
 
 /// A format's raw element type and how to read it (monomorphised loops).
@@ -268,14 +357,21 @@ mod sealed {
 pub trait Format: sealed::Sealed + Send + Sync {
     /// The element as stored (`f64`, `f32`, or `u16` bits).
     type Raw: Copy + Send + Sync;
+    /// The integer its bits are handled in.
+    type Word: Word;
     /// Which format this is.
     const DTYPE: DType;
-    /// Bits, zero-extended to 64.
-    fn bits(x: Self::Raw) -> u64;
+    /// Bits, zero-extended to the word.
+    fn word(x: Self::Raw) -> Self::Word;
     /// Exact value.
     fn value(x: Self::Raw) -> f64;
     /// Bits of a float64 rounded to this format (nearest, ties to even).
-    fn round(x: f64) -> u64;
+    fn round(x: f64) -> Self::Word;
+    /// Bits, zero-extended to 64.
+    #[inline(always)]
+    fn bits(x: Self::Raw) -> u64 {
+        Self::word(x).to_u64()
+    }
 }
 
 /// `f64` elements.
@@ -289,9 +385,10 @@ pub struct Bf16;
 
 impl Format for F64 {
     type Raw = f64;
+    type Word = u64;
     const DTYPE: DType = DType::F64;
     #[inline(always)]
-    fn bits(x: f64) -> u64 {
+    fn word(x: f64) -> u64 {
         x.to_bits()
     }
     #[inline(always)]
@@ -306,52 +403,55 @@ impl Format for F64 {
 
 impl Format for F32 {
     type Raw = f32;
+    type Word = u32;
     const DTYPE: DType = DType::F32;
     #[inline(always)]
-    fn bits(x: f32) -> u64 {
-        u64::from(x.to_bits())
+    fn word(x: f32) -> u32 {
+        x.to_bits()
     }
     #[inline(always)]
     fn value(x: f32) -> f64 {
         f64::from(x)
     }
     #[inline(always)]
-    fn round(x: f64) -> u64 {
-        u64::from((x as f32).to_bits())
+    fn round(x: f64) -> u32 {
+        (x as f32).to_bits()
     }
 }
 
 impl Format for F16 {
     type Raw = u16;
+    type Word = u32;
     const DTYPE: DType = DType::F16;
     #[inline(always)]
-    fn bits(x: u16) -> u64 {
-        u64::from(x)
+    fn word(x: u16) -> u32 {
+        u32::from(x)
     }
     #[inline(always)]
     fn value(x: u16) -> f64 {
         f16_to_f64(x)
     }
     #[inline(always)]
-    fn round(x: f64) -> u64 {
-        round_f64_to_bits(x, 5, 10)
+    fn round(x: f64) -> u32 {
+        round_f64_to_bits(x, 5, 10) as u32
     }
 }
 
 impl Format for Bf16 {
     type Raw = u16;
+    type Word = u32;
     const DTYPE: DType = DType::Bf16;
     #[inline(always)]
-    fn bits(x: u16) -> u64 {
-        u64::from(x)
+    fn word(x: u16) -> u32 {
+        u32::from(x)
     }
     #[inline(always)]
     fn value(x: u16) -> f64 {
         f64::from(bf16_to_f32(x))
     }
     #[inline(always)]
-    fn round(x: f64) -> u64 {
-        round_f64_to_bits(x, 8, 7)
+    fn round(x: f64) -> u32 {
+        round_f64_to_bits(x, 8, 7) as u32
     }
 }
 

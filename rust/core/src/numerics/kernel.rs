@@ -1,48 +1,63 @@
-//! The fused comparison kernel: one pass over the two arrays gives every
-//! statistic of [`super::compare`], in a form the compiler vectorises.
+//! The comparison kernel: every statistic of [`compare`](mod@super::compare) for a
+//! chunk, in block-sized loops that the compiler vectorises.
 //!
 //! **Branch-free elements.** Each element pair goes through the same
-//! straight-line code, whatever its class (see the rules in
-//! [`super::compare`]): the pair is classified with bit masks (finite,
-//! NaN, equal bits), every statistic is computed for it, and a select keeps
-//! or drops the contribution. Reductions are integer reductions, which the
-//! loop vectoriser reorders freely: counts are sums of flags, the first
-//! mismatch is a minimum of indices, and the float maxima are maxima of
-//! *bits*, exact because a non-negative, non-NaN float64 orders like its
-//! bits (`|out - ref|` and `|out - ref| / |ref|` are never NaN for a
-//! finite pair, and a dropped pair contributes +0). The relative error is
-//! the plain quotient, so its maximum is the one a naive loop gives.
+//! straight-line code whatever its class (see the rules in
+//! [`compare`](mod@super::compare)): it is classified with bit masks and selects keep or
+//! drop its contributions. Reductions are integer ones, which the loop
+//! vectoriser may reorder: counts are sums, the float maxima are maxima of
+//! *bits* (a non-negative, non-NaN float64 orders like its bits, and a
+//! dropped pair contributes +0), so the result does not depend on the
+//! vector width or the instruction set.
 //!
-//! **ULP statistics.** The ULP distance is the difference of ordered
-//! integers ([`super::float::ordered_bits`], branch-free). Its sum is kept
-//! as two 64-bit sums of the low and high 32-bit halves (neither can wrap
-//! within a chunk of `2^16` elements), joined into a `u128` per chunk.
+//! **Blocks of [`BLOCK`] pairs, two loops each.** Loop 1 ([`scan_bits`])
+//! reads only bits, in the format's word width (`u32` lanes for 32- and
+//! 16-bit formats): the ULP distance (difference of ordered integers) and
+//! its maximum and sum, and one *code* byte per pair, its ULP bucket or its
+//! non-finite class. Loop 2 ([`scan_values`]) reads the float64 values of
+//! the pairs the codes call finite: the tolerance count, `max |out - ref|`
+//! and the candidates for a new relative-error maximum, whose division runs
+//! only for the blocks that may raise it. Splitting the work keeps each
+//! loop's running values in registers; the block's data stays in L1
+//! between the two.
 //!
-//! **Histogram.** A scatter (`hist[bucket] += 1`) does not vectorise, so
-//! the element loop only stores each pair's bucket (one byte; pairs outside
-//! the matched set get a code past the last bucket) for a block of
-//! [`BLOCK`] elements. The buckets `1..=top` of the block (`top` its
-//! largest bucket) are then counted by comparing the whole block with each
-//! bucket number into 64 byte-wide lanes, and bucket 0 is the remainder of
-//! the matched count. An identical or nearly identical block costs one
-//! bucket count or none; the block stays in L1.
+//! **Counts from codes.** A scatter (`hist[bucket] += 1`) does not
+//! vectorise, so [`tally`] counts each code that occurs in the block by
+//! comparing the whole block with it into byte-wide lanes: the histogram
+//! buckets up to the block's largest, identical bits, and (only when the
+//! block has one) the non-finite classes. An identical or nearly identical
+//! block costs one or two such counts. The first mismatch is found by a
+//! scalar rescan of the one block of a chunk where it occurs.
 //!
 //! **Instruction sets.** The same generic code is compiled three times: for
 //! the baseline target, and, on x86-64, in functions with AVX2 and with
 //! AVX-512 enabled, chosen at run time by CPU feature detection. The
-//! results are identical on every path: they use the same IEEE operations
-//! (no fused multiply-add: Rust never contracts `a + b * c`) and the same
-//! integer reductions.
+//! results are identical on every path: the same IEEE operations (no fused
+//! multiply-add: Rust never contracts `a + b * c`) and the same integer
+//! reductions.
 use std::marker::PhantomData;
 
 use super::compare::{Comparison, Tolerance, HIST_BUCKETS};
-use super::float::{DType, Format};
+use super::float::{DType, Format, Word};
 
 /// Elements per block of the element loop (its bucket bytes: 1 KiB).
 pub const BLOCK: usize = 1024;
 
-/// Bucket code of a pair outside the pattern-matched set (never counted).
-const UNMATCHED: u8 = HIST_BUCKETS as u8;
+// The code bytes loop 1 writes for a block, one per pair, that the tally
+// and loop 2 read: 0..=22 is a finite pair's ULP bucket (0 only for
+// identical bits), then the rest of the classes of the module docs.
+/// A finite pair at 0 ULP whose bits differ (+0 against -0).
+const ZERO_UNEQUAL: u8 = HIST_BUCKETS as u8;
+/// An unmatched infinity (no NaN): the first code of a non-finite pair.
+const INF_MISMATCH: u8 = ZERO_UNEQUAL + 1;
+/// Exactly one NaN.
+const NAN_MISMATCH: u8 = INF_MISMATCH + 1;
+/// The same infinity or NaN bits on both sides.
+const SPECIAL_EQUAL: u8 = NAN_MISMATCH + 1;
+/// Two NaNs with different bits (matched, 0 ULP).
+const NAN_UNEQUAL: u8 = SPECIAL_EQUAL + 1;
+/// Filler past the end of a short block (never counted).
+const PAD: u8 = u8::MAX;
 
 /// How one element pair is read: output bits, output value, reference
 /// value and reference bits (in the output's format).
@@ -51,10 +66,12 @@ pub(crate) trait Pair {
     type A: Copy + Send + Sync;
     /// Reference element as stored.
     type B: Copy + Send + Sync;
+    /// The integer the bits are handled in.
+    type Word: Word;
     /// The output's format.
     const DTYPE: DType;
     /// `(out bits, out value, ref value, ref bits)`.
-    fn load(a: Self::A, b: Self::B) -> (u64, f64, f64, u64);
+    fn load(a: Self::A, b: Self::B) -> (Self::Word, f64, f64, Self::Word);
 }
 
 /// Two arrays of the same format.
@@ -67,20 +84,22 @@ pub(crate) struct Reference<F>(PhantomData<F>);
 impl<F: Format> Pair for Same<F> {
     type A = F::Raw;
     type B = F::Raw;
+    type Word = F::Word;
     const DTYPE: DType = F::DTYPE;
     #[inline(always)]
-    fn load(a: F::Raw, b: F::Raw) -> (u64, f64, f64, u64) {
-        (F::bits(a), F::value(a), F::value(b), F::bits(b))
+    fn load(a: F::Raw, b: F::Raw) -> (F::Word, f64, f64, F::Word) {
+        (F::word(a), F::value(a), F::value(b), F::word(b))
     }
 }
 
 impl<F: Format> Pair for Reference<F> {
     type A = F::Raw;
     type B = f64;
+    type Word = F::Word;
     const DTYPE: DType = F::DTYPE;
     #[inline(always)]
-    fn load(a: F::Raw, r: f64) -> (u64, f64, f64, u64) {
-        (F::bits(a), F::value(a), r, F::round(r))
+    fn load(a: F::Raw, r: f64) -> (F::Word, f64, f64, F::Word) {
+        (F::word(a), F::value(a), r, F::round(r))
     }
 }
 
@@ -175,149 +194,337 @@ impl Acc {
         }
     }
 
-    /// Adds a block of `len` pairs starting at element `start`.
-    fn add_block(&mut self, s: &Block, start: usize, len: usize) {
-        let (matched, nan) = (s.matched as usize, s.nan as usize);
+    /// Adds the statistics `s` of a block of pairs (`a`, `b`) starting at
+    /// element `start`.
+    #[inline(always)]
+    fn add_block<P: Pair>(
+        &mut self,
+        s: &Block,
+        a: &[P::A],
+        b: &[P::B],
+        start: usize,
+        tol: Tolerance,
+    ) {
+        let len = a.len().min(b.len());
+        let unmatched = s.tally.inf + s.tally.nan;
         self.n += len;
-        self.matched += matched;
-        self.bitwise += s.bitwise as usize;
-        self.nan_mismatch += nan;
-        // an unmatched pair is a NaN mismatch or else an Inf mismatch
-        self.inf_mismatch += len - matched - nan;
-        self.mismatches += s.miss as usize;
-        self.max_abs = self.max_abs.max(f64::from_bits(s.max_abs));
-        self.max_rel = self.max_rel.max(f64::from_bits(s.max_rel));
-        self.ulp_max = self.ulp_max.max(s.ulp_max);
-        self.ulp_sum += (u128::from(s.ulp_hi) << 32) + u128::from(s.ulp_lo);
-        if self.first.is_none() && s.first != u64::MAX {
-            self.first = Some(start + s.first as usize);
+        self.matched += len - unmatched;
+        self.bitwise += s.tally.bitwise;
+        self.nan_mismatch += s.tally.nan;
+        self.inf_mismatch += s.tally.inf;
+        // an unmatched pair is a mismatch; so is a finite one outside the tolerance
+        let misses = unmatched + s.values.outside as usize;
+        self.mismatches += misses;
+        self.max_abs = self.max_abs.max(f64::from_bits(s.values.max_abs));
+        if s.values.rel_candidates > 0 {
+            self.max_rel = self.max_rel.max(rel_max::<P>(a, b));
+        }
+        self.ulp_max = self.ulp_max.max(s.ulp.max);
+        self.ulp_sum += (u128::from(s.ulp.hi32) << 32)
+            + (u128::from(s.ulp.mid16) << 16)
+            + u128::from(s.ulp.lo16);
+        if self.first.is_none() && misses > 0 {
+            self.first = first_miss::<P>(a, b, tol).map(|j| start + j);
         }
     }
 }
 
-/// Statistics of one block, as the element loop leaves them.
+/// Statistics of one block: from its bits, its codes and its values.
 struct Block {
-    matched: u64,
-    bitwise: u64,
-    nan: u64,
-    miss: u64,
-    first: u64,
-    max_abs: u64,
-    max_rel: u64,
-    ulp_max: u64,
-    ulp_lo: u64,
-    ulp_hi: u64,
+    ulp: UlpStats,
+    tally: Tally,
+    values: ValueStats,
 }
 
-/// The element loop over one block (at most [`BLOCK`] pairs); stores each
-/// pair's histogram bucket in `buckets`.
+/// ULP statistics of one block ([`scan_bits`]). The sum is split into the
+/// sums of bits 0-15 and 16-31 (each below `BLOCK * 2^16`, so they add up
+/// in 32-bit lanes) and, for float64 only, of bits 32-63.
+struct UlpStats {
+    max: u64,
+    lo16: u32,
+    mid16: u32,
+    hi32: u64,
+}
+
+/// Statistics of one block from the pairs' values ([`scan_values`]).
+struct ValueStats {
+    /// Finite pairs outside the tolerance.
+    outside: u32,
+    /// Bits of the largest `|out - ref|` over finite pairs.
+    max_abs: u64,
+    /// Finite pairs whose relative error may exceed the running maximum.
+    rel_candidates: u32,
+}
+
+// The classification helpers below return plain scalars, never a small
+// struct or tuple: the Rust ABI passes aggregates of up to 16 bytes as
+// packed integers, and that packing survives inlining as 64-bit lanes in
+// the vectorised loop.
+
+/// The format's exponent field, all ones (`>=`: infinity or NaN).
 #[inline(always)]
-// Non-short-circuit `&`/`|` on purpose: lazy operators are branches.
-#[allow(clippy::needless_bitwise_bool)]
-fn scan_block<P: Pair>(a: &[P::A], b: &[P::B], tol: Tolerance, buckets: &mut [u8; BLOCK]) -> Block {
-    // A constant per instantiation: the format's masks fold into the loop.
-    let dtype = P::DTYPE;
+fn exp_all<P: Pair>() -> P::Word {
+    let (e, m) = P::DTYPE.layout();
+    P::Word::from_u64(((1u64 << e) - 1) << m)
+}
+
+/// The magnitude bits (all but the sign).
+#[inline(always)]
+fn abs_mask<P: Pair>() -> P::Word {
+    let (e, m) = P::DTYPE.layout();
+    P::Word::from_u64((1u64 << (e + m)) - 1)
+}
+
+/// Whether both sides are finite.
+#[inline(always)]
+#[allow(clippy::needless_bitwise_bool)] // branch-free on purpose
+fn both_finite<P: Pair>(ob: P::Word, rb: P::Word) -> bool {
+    ((ob & abs_mask::<P>()) < exp_all::<P>()) & ((rb & abs_mask::<P>()) < exp_all::<P>())
+}
+
+/// ULP distance of a pair, 0 unless both sides are finite: the difference
+/// of the magnitudes for equal signs and their sum otherwise (the
+/// ordered-integer distance, ±0 being both 0).
+#[inline(always)]
+fn ulp<P: Pair>(ob: P::Word, rb: P::Word) -> P::Word {
+    let (e, m) = P::DTYPE.layout();
+    let zero = P::Word::from_u64(0);
+    let (oa, ra) = (ob & abs_mask::<P>(), rb & abs_mask::<P>());
+    let same_sign = (ob ^ rb) >> (e + m) == zero;
+    // both magnitudes are below 2^63, so the sum cannot wrap
+    let d = if same_sign { oa.abs_diff(ra) } else { oa + ra };
+    if both_finite::<P>(ob, rb) {
+        d
+    } else {
+        zero
+    }
+}
+
+/// The code of a pair (see the code constants) given its [`ulp`]. On the
+/// magnitude bits, an infinity or NaN is `>= exp_all` and a NaN
+/// `> exp_all`.
+#[inline(always)]
+#[allow(clippy::needless_bitwise_bool)] // branch-free on purpose
+fn code<P: Pair>(ob: P::Word, rb: P::Word, ulp: P::Word) -> u32 {
+    let (oa, ra) = (ob & abs_mask::<P>(), rb & abs_mask::<P>());
+    let (onan, rnan) = (oa > exp_all::<P>(), ra > exp_all::<P>());
+    let equal = ob == rb;
+    let finite_code = if equal | (ulp != P::Word::from_u64(0)) {
+        bucket(ulp)
+    } else {
+        u32::from(ZERO_UNEQUAL)
+    };
+    let special_code = if equal {
+        SPECIAL_EQUAL
+    } else if onan & rnan {
+        NAN_UNEQUAL
+    } else if onan ^ rnan {
+        NAN_MISMATCH
+    } else {
+        INF_MISMATCH
+    };
+    if both_finite::<P>(ob, rb) {
+        finite_code
+    } else {
+        u32::from(special_code)
+    }
+}
+
+/// Whether a code is a finite pair's.
+#[inline(always)]
+fn finite_code(code: u32) -> bool {
+    code < u32::from(INF_MISMATCH)
+}
+
+/// Whether a code is a pattern-matched pair's.
+#[inline(always)]
+fn matched_code(code: u32) -> bool {
+    code != u32::from(INF_MISMATCH) && code != u32::from(NAN_MISMATCH)
+}
+
+/// Loop 1 of a block (at most [`BLOCK`] pairs): bits only. Takes the ULP
+/// maximum and sum and stores each pair's code in `codes`. With only
+/// integer work it runs in the format's word width (8 lanes of a 256-bit
+/// vector for float32); the counts come from the codes ([`tally`]).
+#[inline(always)]
+fn scan_bits<P: Pair>(a: &[P::A], b: &[P::B], codes: &mut [u8; BLOCK]) -> UlpStats {
     let n = a.len().min(b.len()).min(BLOCK);
-    let (a, b, out) = (&a[..n], &b[..n], &mut buckets[..n]);
-    let (atol, rtol) = (tol.atol, tol.rtol);
-    let (mut matched, mut bitwise, mut nan, mut miss) = (0u64, 0u64, 0u64, 0u64);
-    let mut first = u64::MAX;
-    let (mut max_abs, mut max_rel, mut ulp_max) = (0u64, 0u64, 0u64);
-    let (mut ulp_lo, mut ulp_hi) = (0u64, 0u64);
+    let (a, b, out) = (&a[..n], &b[..n], &mut codes[..n]);
+    let mut ulp_max = P::Word::from_u64(0);
+    let (mut ulp_lo16, mut ulp_mid16, mut ulp_hi32) = (0u32, 0u32, 0u64);
     for j in 0..n {
-        let (ob, ov, rv, rb) = P::load(a[j], b[j]);
-        let finite = !dtype.is_special_bits(ob) & !dtype.is_special_bits(rb);
-        let (onan, rnan) = (dtype.is_nan_bits(ob), dtype.is_nan_bits(rb));
-        let equal = ob == rb;
-        let is_matched = finite | equal | (onan & rnan);
-        // |out - ref| by clearing the sign bit (what `abs` does), kept as
-        // bits for the maximum
+        let (ob, _, _, rb) = P::load(a[j], b[j]);
+        let d = ulp::<P>(ob, rb);
+        ulp_max = ulp_max.max(d);
+        let low = d.low_u32();
+        ulp_lo16 += low & 0xffff;
+        ulp_mid16 += low >> 16;
+        ulp_hi32 += u64::from(d.high_u32());
+        out[j] = code::<P>(ob, rb, d) as u8;
+    }
+    UlpStats {
+        max: ulp_max.to_u64(),
+        lo16: ulp_lo16,
+        mid16: ulp_mid16,
+        hi32: ulp_hi32,
+    }
+}
+
+/// `1 - 2^-50`: lowers the relative-error filter below any rounding of
+/// `max_rel * |ref|` (see [`scan_values`]).
+const REL_FILTER: f64 = 1.0 - 1.0 / (1u64 << 50) as f64;
+
+/// Loop 2 of a block: float64 values, for the pairs loop 1 found finite
+/// (`codes` below [`INF_MISMATCH`]). Counts the pairs outside the tolerance
+/// (`|out - ref| > atol + rtol * |ref|`), takes the largest `|out - ref|`
+/// (as bits: a non-negative float64 orders like its bits; `abs` is a
+/// cleared sign bit) and counts the candidates for a new relative-error
+/// maximum.
+///
+/// The relative error needs a division, the costliest operation here, so
+/// it is left to [`rel_max`] for the blocks that may raise the running
+/// maximum `max_rel`. With `s` the rounded `max_rel * (1 - 2^-50)` (0
+/// unless a normal number) and `L` the rounded `s * |ref|`, a finite pair
+/// with `ref != 0` is no candidate when `L` is a normal number and
+/// `|out - ref| <= min(L, f64::MAX)`. Then `L < max_rel * |ref|` exactly
+/// (two roundings in the normal range move it by at most `2^-53` relative
+/// each; an `L` rounded up to infinity still means
+/// `max_rel * |ref| > f64::MAX`, and an infinite `|out - ref|` is always a
+/// candidate), so the exact quotient is below `max_rel` and so is its
+/// rounding. After the first block of a chunk, candidates are rare, and
+/// the maximum is still the exactly rounded quotient a plain loop gives.
+#[inline(always)]
+#[allow(clippy::needless_bitwise_bool)] // branch-free on purpose
+fn scan_values<P: Pair>(
+    a: &[P::A],
+    b: &[P::B],
+    codes: &[u8; BLOCK],
+    tol: Tolerance,
+    max_rel: f64,
+) -> ValueStats {
+    let n = a.len().min(b.len()).min(BLOCK);
+    let (a, b, codes) = (&a[..n], &b[..n], &codes[..n]);
+    let (atol, rtol) = (tol.atol, tol.rtol);
+    let scaled = max_rel * REL_FILTER;
+    let scaled = if scaled >= f64::MIN_POSITIVE {
+        scaled
+    } else {
+        0.0
+    };
+    let (mut outside, mut rel_candidates) = (0u32, 0u32);
+    // the bits of |out - ref| have a clear sign bit: a signed maximum orders them
+    let mut max_abs = 0i64;
+    for j in 0..n {
+        let (_, ov, rv, _) = P::load(a[j], b[j]);
+        let finite = finite_code(u32::from(codes[j]));
         let d_bits = (ov - rv).to_bits() & !(1u64 << 63);
         let d = f64::from_bits(d_bits);
         let ar = rv.abs();
-        let outside = finite & (d > atol + rtol * ar);
-        let is_miss = !is_matched | outside;
-        let ulp = if finite {
-            dtype.ordered(ob).abs_diff(dtype.ordered(rb))
-        } else {
-            0
-        };
-        let rel = d / ar;
+        outside += u32::from(finite & (d > atol + rtol * ar));
+        #[allow(clippy::cast_possible_wrap)] // below 2^63
+        let d_signed = d_bits as i64;
+        max_abs = max_abs.max(if finite { d_signed } else { 0 });
+        let bound = scaled * ar;
+        let skip = (d <= bound.min(f64::MAX)) & (bound >= f64::MIN_POSITIVE);
+        rel_candidates += u32::from(finite & (ar != 0.0) & !skip);
+    }
+    ValueStats {
+        outside,
+        max_abs: max_abs as u64,
+        rel_candidates,
+    }
+}
 
-        matched += u64::from(is_matched);
-        bitwise += u64::from(equal);
-        nan += u64::from(onan ^ rnan);
-        miss += u64::from(is_miss);
-        first = first.min(if is_miss { j as u64 } else { u64::MAX });
-        max_abs = max_abs.max(if finite { d_bits } else { 0 });
-        max_rel = max_rel.max(if finite & (ar != 0.0) {
-            rel.to_bits()
-        } else {
-            0
-        });
-        ulp_max = ulp_max.max(ulp);
-        ulp_lo += ulp & 0xffff_ffff;
-        ulp_hi += ulp >> 32;
-        out[j] = if is_matched { bucket(ulp) } else { UNMATCHED };
+/// Largest `|out - ref| / |ref|` over the finite pairs with `ref != 0`
+/// (0 for none).
+#[inline(always)]
+#[allow(clippy::needless_bitwise_bool)] // branch-free on purpose
+fn rel_max<P: Pair>(a: &[P::A], b: &[P::B]) -> f64 {
+    let mut max = 0u64;
+    for (&x, &y) in a.iter().zip(b) {
+        let (ob, ov, rv, rb) = P::load(x, y);
+        let finite = both_finite::<P>(ob, rb);
+        let ar = rv.abs();
+        let q = f64::from_bits((ov - rv).to_bits() & !(1u64 << 63)) / ar;
+        max = max.max(if finite & (ar != 0.0) { q.to_bits() } else { 0 });
     }
-    Block {
-        matched,
-        bitwise,
-        nan,
-        miss,
-        first,
-        max_abs,
-        max_rel,
-        ulp_max,
-        ulp_lo,
-        ulp_hi,
-    }
+    f64::from_bits(max)
+}
+
+/// Index of the first pair outside the tolerance or the pattern, if any
+/// (a scalar rescan, run at most once per chunk).
+fn first_miss<P: Pair>(a: &[P::A], b: &[P::B], tol: Tolerance) -> Option<usize> {
+    a.iter().zip(b).position(|(&x, &y)| {
+        let (ob, ov, rv, rb) = P::load(x, y);
+        let c = code::<P>(ob, rb, ulp::<P>(ob, rb));
+        !matched_code(c) || (finite_code(c) && (ov - rv).abs() > tol.atol + tol.rtol * rv.abs())
+    })
 }
 
 /// [`super::ulp_bucket`] without branches or a leading-zero count: for
-/// `u >= 3` the bucket is `1 + bitlen(u - 1)`, read from the exponent of
-/// `u - 1` converted to float32, exact because it is first capped at
-/// `2^20` (whose bucket is the overflow bucket).
+/// `u >= 3` the bucket is `1 + bitlen(u - 1)`. With `u` capped at
+/// `2^20 + 1` (the overflow bucket's smallest distance), `bitlen` is read
+/// from the exponent of `u - 1` as a float32, converted exactly by the
+/// classic trick: the float32 with bits `0x4B00_0000 | x` is `2^23 + x`
+/// for `x < 2^23`, and subtracting `2^23` leaves `x`. Only 32-bit integer
+/// and float operations, which every vector unit has.
 #[inline(always)]
-fn bucket(ulp: u64) -> u8 {
-    let capped = ulp.wrapping_sub(1).min(1 << 20) as i32;
-    let wide = ((capped as f32).to_bits() >> 23).wrapping_sub(125);
-    if ulp <= 2 {
-        ulp as u8
+fn bucket<W: Word>(ulp: W) -> u32 {
+    let u = ulp.min_u32((1 << 20) + 1);
+    let exact = f32::from_bits(0x4B00_0000 | u.wrapping_sub(1)) - 8_388_608.0;
+    let wide = (exact.to_bits() >> 23).wrapping_sub(125);
+    if u <= 2 {
+        u
     } else {
-        wide as u8
+        wide
     }
 }
 
-/// Adds the histogram of one block of `n` buckets (`matched` of them
-/// pattern-matched) to `hist`.
+/// Counts of one block, from its codes.
+struct Tally {
+    bitwise: usize,
+    nan: usize,
+    inf: usize,
+}
+
+/// Counts the codes of a block of `n` pairs and adds its ULP histogram to
+/// `hist`. A scatter (`hist[code] += 1`) does not vectorise, so each code
+/// that occurs is counted over the whole block ([`count_equal`]): code 0
+/// (identical bits) always, the buckets `1..=top` (`top` the block's
+/// largest code, at most 22) and, when the block has a non-finite pair,
+/// the non-finite codes. Bucket 0 is the rest of the matched pairs
+/// (identical bits, ±0, and matched infinities and NaNs).
 #[inline(always)]
-fn add_histogram(
-    buckets: &mut [u8; BLOCK],
-    n: usize,
-    matched: u64,
-    hist: &mut [u64; HIST_BUCKETS],
-) {
-    let top = buckets[..n]
-        .iter()
-        .fold(0u8, |m, &b| m.max(b))
-        .min(UNMATCHED - 1);
-    buckets[n..].fill(UNMATCHED);
+fn tally(codes: &mut [u8; BLOCK], n: usize, hist: &mut [u64; HIST_BUCKETS]) -> Tally {
+    let top = codes[..n].iter().fold(0u8, |m, &c| m.max(c));
+    codes[n..].fill(PAD);
+    let (mut inf, mut nan, mut special_equal) = (0, 0, 0);
+    if top >= INF_MISMATCH {
+        inf = count_equal(codes, INF_MISMATCH);
+        nan = count_equal(codes, NAN_MISMATCH);
+        special_equal = count_equal(codes, SPECIAL_EQUAL);
+    }
     let mut counted = 0;
-    for k in 1..=top {
-        let c = count_equal(buckets, k);
+    for k in 1..=top.min(ZERO_UNEQUAL - 1) {
+        let c = count_equal(codes, k);
         hist[usize::from(k)] += c;
         counted += c;
     }
+    let matched = n as u64 - inf - nan;
     hist[0] += matched - counted;
+    Tally {
+        bitwise: (count_equal(codes, 0) + special_equal) as usize,
+        nan: nan as usize,
+        inf: inf as usize,
+    }
 }
 
 /// How many of the block's bytes equal `k`.
 #[inline(always)]
-fn count_equal(buckets: &[u8; BLOCK], k: u8) -> u64 {
+fn count_equal(codes: &[u8; BLOCK], k: u8) -> u64 {
     // Byte-wide lanes: each sees BLOCK / 64 = 16 rows, far below 255.
     let mut lanes = [0u8; 64];
-    for row in buckets.chunks_exact(64) {
+    for row in codes.chunks_exact(64) {
         for (l, &b) in lanes.iter_mut().zip(row) {
             *l += u8::from(b == k);
         }
@@ -329,12 +536,13 @@ fn count_equal(buckets: &[u8; BLOCK], k: u8) -> u64 {
 #[inline(always)]
 fn scan_chunk<P: Pair>(a: &[P::A], b: &[P::B], base: usize, tol: Tolerance) -> Acc {
     let mut acc = Acc::new();
-    let mut buckets = [0u8; BLOCK];
+    let mut codes = [0u8; BLOCK];
     for (k, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
-        let s = scan_block::<P>(x, y, tol, &mut buckets);
-        let len = x.len().min(y.len());
-        acc.add_block(&s, base + k * BLOCK, len);
-        add_histogram(&mut buckets, len, s.matched, &mut acc.hist);
+        let ulp = scan_bits::<P>(x, y, &mut codes);
+        let values = scan_values::<P>(x, y, &codes, tol, acc.max_rel);
+        let tally = tally(&mut codes, x.len().min(y.len()), &mut acc.hist);
+        let block = Block { ulp, tally, values };
+        acc.add_block::<P>(&block, x, y, base + k * BLOCK, tol);
     }
     acc
 }
