@@ -37,6 +37,11 @@ pub fn samples(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     })
 }
 
+/// [`samples`] of two arguments (a baseline and a candidate).
+pub fn sample_pair(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, Vec<f64>)> {
+    Ok((samples(a)?, samples(b)?))
+}
+
 /// A non-negative Python int as `usize`, with an [`InputError`] naming the
 /// argument otherwise.
 pub fn count(name: &str, value: i64) -> PyResult<usize> {

@@ -33,6 +33,19 @@ pub fn to_pyerr(err: &Error) -> PyErr {
     }
 }
 
+/// A core result as a Python one, its error mapped by [`to_pyerr`]: the
+/// `?`-friendly form every binding uses (`DType::parse(name).or_raise()?`).
+pub trait OrRaise<T> {
+    /// The value, or the core error as its Python exception.
+    fn or_raise(self) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for accelbench_core::Result<T> {
+    fn or_raise(self) -> PyResult<T> {
+        self.map_err(|e| to_pyerr(&e))
+    }
+}
+
 /// Runs a core computation with the GIL released and maps its error: the
 /// one path by which statistics leave Python's thread. Inputs must already
 /// be extracted into Rust values.
@@ -41,5 +54,5 @@ where
     T: Send,
     F: FnOnce() -> accelbench_core::Result<T> + Send,
 {
-    py.detach(f).map_err(|e| to_pyerr(&e))
+    py.detach(f).or_raise()
 }

@@ -12,7 +12,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use crate::errors::{compute, to_pyerr, InputError};
+use crate::errors::{compute, InputError, OrRaise};
 
 /// A borrowed numpy array of one of the four formats.
 enum Held<'py> {
@@ -31,10 +31,6 @@ impl Held<'_> {
             Held::Half(_, a) => Buffer::Bf16(a.as_slice().unwrap_or_default()),
         }
     }
-}
-
-fn parse_dtype(name: &str) -> PyResult<DType> {
-    DType::parse(name).map_err(|e| to_pyerr(&e))
 }
 
 /// Borrows `obj` as an array of `dtype`, checking its element type.
@@ -91,16 +87,19 @@ fn hold<'py>(
     Ok((held, shape))
 }
 
-fn tolerance(rtol: f64, atol: f64) -> Tolerance {
-    Tolerance { rtol, atol }
-}
-
-fn same_shape(a: &[usize], b: &[usize]) -> PyResult<()> {
-    if a == b {
-        Ok(())
+/// Borrows two arrays of the same shape, each checked against its dtype
+/// (`(object, dtype, argument name)`), in argument order.
+fn hold_pair<'py>(
+    a: (&Bound<'py, PyAny>, DType, &str),
+    b: (&Bound<'py, PyAny>, DType, &str),
+) -> PyResult<(Held<'py>, Held<'py>)> {
+    let (x, sx) = hold(a.0, a.1, a.2)?;
+    let (y, sy) = hold(b.0, b.1, b.2)?;
+    if sx == sy {
+        Ok((x, y))
     } else {
         Err(InputError::new_err(format!(
-            "shapes differ: {a:?} vs {b:?}"
+            "shapes differ: {sx:?} vs {sy:?}"
         )))
     }
 }
@@ -242,15 +241,13 @@ fn compare_to_reference(
     rtol: f64,
     atol: f64,
 ) -> PyResult<PyComparison> {
-    let dtype = parse_dtype(dtype)?;
-    let (o, so) = hold(out, dtype, "out")?;
-    let (r, sr) = hold(reference, DType::F64, "reference")?;
-    same_shape(&so, &sr)?;
+    let dtype = DType::parse(dtype).or_raise()?;
+    let (o, r) = hold_pair((out, dtype, "out"), (reference, DType::F64, "reference"))?;
     let (ob, rb) = (o.buffer(), r.buffer());
     let Buffer::F64(rs) = rb else {
         unreachable!("reference held as float64")
     };
-    let tol = tolerance(rtol, atol);
+    let tol = Tolerance { rtol, atol };
     let c = compute(py, || numerics::compare_to_reference(ob, rs, tol))?;
     Ok(PyComparison::new(&c, tol))
 }
@@ -266,12 +263,10 @@ fn compare(
     rtol: f64,
     atol: f64,
 ) -> PyResult<PyComparison> {
-    let dtype = parse_dtype(dtype)?;
-    let (x, sx) = hold(a, dtype, "a")?;
-    let (y, sy) = hold(b, dtype, "b")?;
-    same_shape(&sx, &sy)?;
+    let dtype = DType::parse(dtype).or_raise()?;
+    let (x, y) = hold_pair((a, dtype, "a"), (b, dtype, "b"))?;
     let (xb, yb) = (x.buffer(), y.buffer());
-    let tol = tolerance(rtol, atol);
+    let tol = Tolerance { rtol, atol };
     let c = compute(py, || numerics::compare(xb, yb, tol))?;
     Ok(PyComparison::new(&c, tol))
 }
@@ -285,10 +280,8 @@ fn ulp_distance<'py>(
     b: &Bound<'py, PyAny>,
     dtype: &str,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let dtype = parse_dtype(dtype)?;
-    let (x, sx) = hold(a, dtype, "a")?;
-    let (y, sy) = hold(b, dtype, "b")?;
-    same_shape(&sx, &sy)?;
+    let dtype = DType::parse(dtype).or_raise()?;
+    let (x, y) = hold_pair((a, dtype, "a"), (b, dtype, "b"))?;
     let (xb, yb) = (x.buffer(), y.buffer());
     let d = compute(py, || numerics::ulp_distances(xb, yb))?;
     Ok(PyArray1::from_vec(py, d))
@@ -303,7 +296,7 @@ fn fingerprint(
     dtype: &str,
     samples: usize,
 ) -> PyResult<PyFingerprint> {
-    let dtype = parse_dtype(dtype)?;
+    let dtype = DType::parse(dtype).or_raise()?;
     let (x, _) = hold(arr, dtype, "arr")?;
     let xb = x.buffer();
     let f = compute(py, || Ok(numerics::fingerprint(xb, samples)))?;
@@ -342,7 +335,7 @@ fn round_bits<'py>(
     values: &Bound<'py, PyAny>,
     dtype: &str,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let dtype = parse_dtype(dtype)?;
+    let dtype = DType::parse(dtype).or_raise()?;
     let (x, _) = hold(values, DType::F64, "values")?;
     let Buffer::F64(xs) = x.buffer() else {
         unreachable!("held as float64")

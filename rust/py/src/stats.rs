@@ -2,8 +2,8 @@
 use accelbench_core::stats::{self, Statistic};
 use pyo3::prelude::*;
 
-use crate::convert::{count, samples as extract_samples};
-use crate::errors::{compute, to_pyerr};
+use crate::convert::{count, sample_pair, samples as extract_samples};
+use crate::errors::{compute, OrRaise};
 
 /// Robust summary of raw samples (quantiles: linear interpolation, numpy's default).
 #[pyclass(frozen, module = "accelbench._core", name = "Summary")]
@@ -176,7 +176,7 @@ fn bootstrap_ci(
     confidence: f64,
     seed: u64,
 ) -> PyResult<(f64, f64)> {
-    let statistic = Statistic::parse(statistic).map_err(|e| to_pyerr(&e))?;
+    let statistic = Statistic::parse(statistic).or_raise()?;
     let resamples = count("resamples", resamples)?;
     let x = extract_samples(samples)?;
     compute(py, || {
@@ -197,9 +197,9 @@ fn bootstrap_ratio_ci(
     confidence: f64,
     seed: u64,
 ) -> PyResult<(f64, f64)> {
-    let statistic = Statistic::parse(statistic).map_err(|e| to_pyerr(&e))?;
+    let statistic = Statistic::parse(statistic).or_raise()?;
     let resamples = count("resamples", resamples)?;
-    let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
+    let (xa, xb) = sample_pair(a, b)?;
     compute(py, || {
         stats::bootstrap_ratio_ci(&xa, &xb, statistic, resamples, confidence, seed)
     })

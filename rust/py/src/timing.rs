@@ -11,7 +11,7 @@ use accelbench_core::Error;
 use pyo3::prelude::*;
 
 use crate::convert::count;
-use crate::errors::to_pyerr;
+use crate::errors::{to_pyerr, InputError, OrRaise};
 
 /// A Python callable as a core [`Workload`].
 ///
@@ -148,11 +148,9 @@ fn sample(
         min_sample_s,
         confidence,
     };
-    let sampler = Sampler::new(config).map_err(|e| to_pyerr(&e))?;
+    let sampler = Sampler::new(config).or_raise()?;
     if !r#fn.is_callable() {
-        return Err(crate::errors::InputError::new_err(
-            "fn must be callable".to_string(),
-        ));
+        return Err(InputError::new_err("fn must be callable"));
     }
     let r = PyWorkload::new(r#fn, batch).run(|w| sampler.run(w))?;
     Ok(PySampleResult {
