@@ -14,8 +14,9 @@ the same dtype, as in the determinism and cross-device checks) it times:
 * ``np.copyto`` of the same bytes: the machine's copy bandwidth, the limit a
   single pass over the inputs cannot beat.
 
-Throughput is GB/s of input (both arrays' bytes). Each figure is the best of
-a few repetitions. Run: ``python benchmarks/bench_numerics.py [--log2n 26]``.
+Throughput is GB/s of input (both arrays' bytes), with the time per element
+pair (wall clock, all threads). Each figure is the best of a few
+repetitions. Run: ``python benchmarks/bench_numerics.py [--log2n 26]``.
 """
 
 from __future__ import annotations
@@ -98,15 +99,19 @@ def bench_one(name: str, a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], ta: t
     def gbps(t: float) -> float:
         return nbytes / t / 1e9
 
+    def ns(t: float) -> str:
+        return f"{t / a.size * 1e9:6.2f} ns/elem"
+
     print(f"\n{name}: {nbytes / 2**20:.0f} MiB of input, ulp_max={native.ulp_max}, "
           f"mismatches={native.mismatches}")
-    print(f"  accelbench._core.compare     {t_native * 1e3:9.1f} ms {gbps(t_native):8.2f} GB/s")
+    print(f"  accelbench._core.compare     {t_native * 1e3:9.1f} ms {gbps(t_native):8.2f} GB/s"
+          f" {ns(t_native)}")
     print(f"  numpy pipeline               {t_numpy * 1e3:9.1f} ms {gbps(t_numpy):8.2f} GB/s"
-          f"   native is {t_numpy / t_native:6.1f}x faster")
+          f" {ns(t_numpy)}   native is {t_numpy / t_native:6.1f}x faster")
     print(f"  torch.testing.assert_close   {t_torch * 1e3:9.1f} ms {gbps(t_torch):8.2f} GB/s"
-          f"   native is {t_torch / t_native:6.1f}x faster")
+          f" {ns(t_torch)}   native is {t_torch / t_native:6.1f}x faster")
     print(f"  np.copyto (same bytes)       {t_copy * 1e3:9.1f} ms {gbps(t_copy):8.2f} GB/s"
-          f"   native reaches {100 * t_copy / t_native:5.1f}% of copy bandwidth")
+          f" {ns(t_copy)}   native reaches {100 * t_copy / t_native:5.1f}% of copy bandwidth")
 
 
 def main() -> None:
