@@ -510,3 +510,33 @@ fn f16_conversion_is_exact_for_every_pattern() {
     }
     assert_eq!(f64::from(bf16_to_f32(0x3f80)), 1.0);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn kernels_match_the_reference_on_arbitrary_f32_pairs(
+        pairs in proptest::collection::vec((proptest::prelude::any::<u32>(), 0u32..64, 0u8..4), 0..2600)
+    ) {
+        // the partner: same bits, a few ULP up, or unrelated bits
+        let a: Vec<f32> = pairs.iter().map(|&(x, _, _)| f32::from_bits(x)).collect();
+        let b: Vec<f32> = pairs
+            .iter()
+            .map(|&(x, step, how)| match how {
+                0 => f32::from_bits(x),
+                1 | 2 => f32::from_bits(x.wrapping_add(step)),
+                _ => f32::from_bits(x.rotate_left(step)),
+            })
+            .collect();
+        check_same::<F32>(&a, &b, "proptest fp32");
+    }
+
+    #[test]
+    fn kernels_match_the_reference_on_arbitrary_bf16_outputs(
+        pairs in proptest::collection::vec((proptest::prelude::any::<u16>(), proptest::prelude::any::<f64>()), 0..2600)
+    ) {
+        let out: Vec<u16> = pairs.iter().map(|&(x, _)| x).collect();
+        let r: Vec<f64> = pairs.iter().map(|&(_, v)| v).collect();
+        check_reference::<Bf16>(&out, &r, "proptest bf16 vs ref");
+    }
+}
