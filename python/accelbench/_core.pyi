@@ -30,6 +30,7 @@ __all__ = [
     "compare",
     "compare_samples",
     "compare_to_reference",
+    "core_clock_hz",
     "drift",
     "fingerprint",
     "loop_overhead",
@@ -150,6 +151,7 @@ def sample(
 ) -> SampleResult: ...
 def clock_resolution() -> float: ...
 def loop_overhead(iterations: int = 1_000_000) -> float: ...
+def core_clock_hz(trial_s: float = 0.01, trials: int = 5) -> float | None: ...
 
 # ----------------------------------------------------------------- A/B tests
 @final
