@@ -232,24 +232,8 @@ def choose(rows: list[tuple[float, float, float, float]]) -> tuple[float, str]:
     return THRESHOLDS[-1], "no threshold meets the false-positive target"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=21,
-                        help="runs of A and of B (>= 2 x group)")
-    parser.add_argument("--group", type=int, default=3,
-                        help="runs per side in the multi-run comparison (>= 2)")
-    parser.add_argument("--max-case-time", type=float, default=0.25)
-    parser.add_argument("--resamples", type=int, default=2000)
-    parser.add_argument("--quick", action="store_true", help="5 runs, for a smoke test")
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads (0: torch's default, all cores)")
-    args = parser.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    group = max(2, args.group)
-    runs = 2 * group if args.quick else max(2 * group, args.runs)
-
+def measure(args: argparse.Namespace, runs: int) -> tuple[Runs, Runs]:
+    """``runs`` interleaved runs of A and of B (B with the injected delay)."""
     with tempfile.TemporaryDirectory() as tmp:
         suite_path = Path(tmp) / "suite.toml"
         device = resolve_device(args.device)
@@ -278,6 +262,57 @@ def main() -> None:
             path = one_run(Path(tmp) / "b", cases, settings, device, lambda _name, w=wrapped: w)
             runs_b.append(case_samples(load_samples(path)))
         print(f"measured {2 * runs} runs in {time.perf_counter() - t0:.0f} s")
+    return runs_a, runs_b
+
+
+def save_pool(path: Path, runs_a: Runs, runs_b: Runs) -> None:
+    """The samples of every run, keyed ``side/run/kernel|case|dtype``."""
+    arrays = {f"{side}/{i}/{'|'.join(k)}": x for side, pool in (("a", runs_a), ("b", runs_b))
+              for i, run in enumerate(pool) for k, x in run.items()}
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def load_pool(path: Path) -> tuple[Runs, Runs]:
+    pools: dict[str, dict[int, dict[Key, np.ndarray]]] = {"a": {}, "b": {}}
+    with np.load(path) as data:
+        for name in data.files:
+            side, i, key = name.split("/", 2)
+            kernel, case, dtype = key.split("|")
+            pools[side].setdefault(int(i), {})[(kernel, case, dtype)] = data[name]
+    return ([pools["a"][i] for i in sorted(pools["a"])],
+            [pools["b"][i] for i in sorted(pools["b"])])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21,
+                        help="runs of A and of B (>= 2 x group)")
+    parser.add_argument("--group", type=int, default=3,
+                        help="runs per side in the multi-run comparison (>= 2)")
+    parser.add_argument("--max-case-time", type=float, default=0.25)
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="2 x group runs, a smoke test")
+    parser.add_argument("--save", type=Path, help="save the runs' samples (.npz)")
+    parser.add_argument("--load", type=Path, help="re-analyse runs saved with --save")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default, all cores)")
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    group = max(2, args.group)
+    runs = 2 * group if args.quick else max(2 * group, args.runs)
+
+    if args.load is not None:
+        runs_a, runs_b = load_pool(args.load)
+        runs = len(runs_a)
+        print(f"loaded {runs} runs of A and of B from {args.load} (measured earlier: the "
+              f"figures below re-analyse them)")
+    else:
+        runs_a, runs_b = measure(args, runs)
+        if args.save is not None:
+            save_pool(args.save, runs_a, runs_b)
+            print(f"saved the runs' samples to {args.save}")
     t1 = time.perf_counter()
 
     achieved = {k: statistics.median(float(np.median(b[k]) / np.median(a[k]))
@@ -296,7 +331,7 @@ def main() -> None:
     one, n_aa1, n_ab1 = rates(runs_a, runs_b, 1, args.resamples)
     multi, n_aak, n_abk = rates(runs_a, runs_b, group, args.resamples)
     print(f"\n1 run per side: {n_aa1} A/A and {n_ab1} A/B comparisons; {group} runs per side: "
-          f"{n_aak} A/A and {n_abk} A/B comparisons ({len(cases)} cases each pairing; "
+          f"{n_aak} A/A and {n_abk} A/B comparisons ({len(runs_a[0])} cases each pairing; "
           f"compared in {time.perf_counter() - t1:.0f} s)")
     print(f"{'':>9}  {'--------- 1 run per side ---------':>36}  "
           f"{f'--------- {group} runs per side ---------':>36}")

@@ -26,22 +26,47 @@
 //! replicates is the confidence interval ([`super::bootstrap`]).
 //!
 //! Resampling both levels with replacement (Davison & Hinkley, *Bootstrap
-//! Methods and their Application*, 1997, §3.8, "strategy 2"; the
-//! hierarchical bootstrap of Saravanan et al., 2020) keeps the within-run
-//! noise that the top level alone would lose when runs are few, and with
-//! one run per side it **is** the ordinary bootstrap of [`super::bootstrap`]
-//! (step 1 then has one choice and draws no random number, so the
-//! replicates are bit-identical). Davison & Hinkley show that it
-//! overstates the within-run part of the variance slightly while the top
-//! level understates the between-run part by `(k - 1) / k`; for the 2 to 10
-//! runs of a benchmark comparison the net is close to honest and errs on
-//! the side of wider intervals.
+//! Methods and their Application*, 1997, §3.8; the hierarchical bootstrap
+//! of Saravanan et al., 2020) keeps the within-run noise, and with one run
+//! per side it **is** the ordinary bootstrap of [`super::bootstrap`]: step 1
+//! then has one choice and draws no random number, so the replicates are
+//! bit-identical. For the mean, Davison & Hinkley show that it counts the
+//! within-run variance about twice (wider, the safe side) while the top
+//! level gives the between-run variance only `(k - 1) / k` of its weight.
 //!
-//! Alternatives considered: the median of per-run medians resampled at the
-//! run level only cannot reduce to the one-run comparison (its interval
-//! would be a point) and, with three runs, can take only a handful of
-//! values; resampling runs without replacement at the second level
-//! (Davison & Hinkley's strategy 1) does not apply to the median.
+//! **Few runs.** With 2 to 5 runs per side a percentile bootstrap is too
+//! narrow for two reasons (Cameron, Gelbach & Miller, 2008, show cluster
+//! bootstraps over-rejecting with few clusters): the top level gives the
+//! between-run variance only `(k - 1) / k` of its weight, and the between-
+//! run spread is itself estimated from `k` values, so the interval should
+//! be `t`, not `z`, standard errors wide (with few clusters, use critical
+//! values of Student's t on the cluster degrees of freedom: Cameron &
+//! Miller, "A practitioner's guide to cluster-robust inference", 2015).
+//! Both are corrected on the run level before resampling: each run `r` of a
+//! side with `k >= 2` runs is rescaled so that its median moves from `m_r`
+//! to `g · (m_r / g)^c`, with `g` the geometric mean of the side's run
+//! medians and
+//!
+//! `c = sqrt(k / (k - 1)) · t_nu / z`,  `nu = (k_a - 1) + (k_b - 1)`,
+//!
+//! `t_nu` and `z` the central quantiles of the interval's confidence
+//! ([`super::student`]). The run-level deviations (on the log scale, where
+//! timings vary by ratios) then have the bootstrap spread a `t` interval
+//! would give them, as Davison & Hinkley adjust the upper stage of
+//! two-stage data; the within-run resampling is unchanged. Runs that agree
+//! stay close together however large `c` is; runs that disagree widen the
+//! interval, the more so the fewer they are (2 runs a side: `c ≈ 3.1` at
+//! 95%; 3: `c ≈ 1.73`; 5: `c ≈ 1.32`). Point estimates (medians, spread,
+//! the rank test) use the samples as measured. With one run per side, or a
+//! run median that is not positive (not a time), nothing is rescaled.
+//! `benchmarks/bench_compare.py` measures the resulting A/A false-positive
+//! rate on real runs.
+//!
+//! Alternatives considered: resampling runs only (each drawn run kept
+//! whole, Davison & Hinkley's other strategy) gives a zero-width interval
+//! with one run per side and ignores the within-run noise that dominates
+//! short runs; the median of per-run medians can take only a handful of
+//! values with three runs, and its interval is as coarse.
 //!
 //! # Cost
 //! As the one-sample bootstrap: the pooled samples of a side are sorted
@@ -53,15 +78,17 @@ use super::bootstrap::{
 };
 use super::median_sorted;
 use super::rng::Xoshiro256PlusPlus;
+use super::student::{normal_central_quantile, student_central_quantile};
 use crate::{Error, Result};
 
-/// The pooled samples of a group of runs, sorted once, with each run's
-/// positions in the pooled order.
+/// The runs of one side: each run's samples sorted, their pool, their
+/// medians.
 #[derive(Debug, Clone)]
 pub struct RunGroup {
+    /// Each run's samples, sorted.
+    runs: Vec<Vec<f64>>,
+    /// Every sample of every run, sorted.
     sorted: Vec<f64>,
-    /// `runs[r][i]`: pooled position of the `i`-th smallest value of run `r`.
-    runs: Vec<Vec<u32>>,
     /// Median of each run.
     medians: Vec<f64>,
 }
@@ -73,28 +100,28 @@ impl RunGroup {
     /// [`Error::InvalidArgument`] when there is no run, when one of several
     /// runs is empty or has a NaN/infinite value (the message names the run
     /// and the position; a single run gives [`Error::Empty`] or
-    /// [`Error::NonFinite`] as the one-sample functions do), or when `runs × samples` exceeds `u32::MAX` (the
-    /// resample histogram counts in 32 bits).
+    /// [`Error::NonFinite`] as the one-sample functions do), or when
+    /// `runs × samples` exceeds `u32::MAX` (the resample histogram counts
+    /// in 32 bits).
     pub fn new<R: AsRef<[f64]>>(runs: &[R]) -> Result<Self> {
         if runs.is_empty() {
             return Err(Error::InvalidArgument(
                 "a group needs at least one run".into(),
             ));
         }
-        let mut tagged: Vec<(f64, u32)> = Vec::new();
+        let mut sorted_runs = Vec::with_capacity(runs.len());
         let mut medians = Vec::with_capacity(runs.len());
         for (r, run) in runs.iter().enumerate() {
-            let run = run.as_ref();
             // One run keeps the one-sample errors; several name the run.
-            let sorted = sorted_for_bootstrap(run).map_err(|e| match e {
+            let sorted = sorted_for_bootstrap(run.as_ref()).map_err(|e| match e {
                 e if runs.len() == 1 => e,
                 Error::InvalidArgument(m) => Error::InvalidArgument(format!("run {r}: {m}")),
                 e => Error::InvalidArgument(format!("run {r}: {e}")),
             })?;
             medians.push(median_sorted(&sorted));
-            tagged.extend(sorted.into_iter().map(|v| (v, r as u32)));
+            sorted_runs.push(sorted);
         }
-        let total = tagged.len();
+        let total: usize = sorted_runs.iter().map(Vec::len).sum();
         if total
             .checked_mul(runs.len())
             .is_none_or(|x| x > u32::MAX as usize)
@@ -106,19 +133,11 @@ impl RunGroup {
                 total
             )));
         }
-        // A stable sort keeps each run's values in their own sorted order,
-        // so positions are pushed in ascending value order per run.
-        tagged.sort_by(|x, y| x.0.total_cmp(&y.0));
-        let mut positions: Vec<Vec<u32>> = runs
-            .iter()
-            .map(|run| Vec::with_capacity(run.as_ref().len()))
-            .collect();
-        for (p, &(_, r)) in tagged.iter().enumerate() {
-            positions[r as usize].push(p as u32);
-        }
+        let mut sorted = sorted_runs.concat();
+        sorted.sort_unstable_by(f64::total_cmp);
         Ok(Self {
-            sorted: tagged.into_iter().map(|(v, _)| v).collect(),
-            runs: positions,
+            runs: sorted_runs,
+            sorted,
             medians,
         })
     }
@@ -160,23 +179,93 @@ impl RunGroup {
         let mid = median_sorted(&m);
         Some((m[m.len() - 1] - m[0]) / mid.abs())
     }
+
+    /// The pool the bootstrap draws from, each run's deviation from the
+    /// geometric mean of the run medians raised to the power `c` (its median
+    /// moves to `g · (m_r / g)^c`). `c = 1`, one run, or a run median that
+    /// is not positive: the runs as measured.
+    fn pool(&self, c: f64) -> Pool {
+        let k = self.runs.len();
+        #[allow(clippy::float_cmp)] // exactly 1 means: leave the runs alone
+        let rescale = k >= 2 && c != 1.0 && self.medians.iter().all(|&m| m > 0.0);
+        let factors: Vec<f64> = if rescale {
+            let mean_log = self.medians.iter().map(|m| m.ln()).sum::<f64>() / k as f64;
+            self.medians
+                .iter()
+                .map(|m| ((c - 1.0) * (m.ln() - mean_log)).exp())
+                .collect()
+        } else {
+            vec![1.0; k]
+        };
+        // A positive factor keeps each run's order, and the stable sort of
+        // the tagged values pushes each run's positions in ascending order:
+        // `runs[r][i]` is where the i-th smallest value of run r went.
+        let mut tagged: Vec<(f64, u32)> = Vec::with_capacity(self.sorted.len());
+        for (r, (run, f)) in self.runs.iter().zip(&factors).enumerate() {
+            tagged.extend(run.iter().map(|&v| (v * f, r as u32)));
+        }
+        tagged.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let mut runs: Vec<Vec<u32>> = self
+            .runs
+            .iter()
+            .map(|run| Vec::with_capacity(run.len()))
+            .collect();
+        for (p, &(_, r)) in tagged.iter().enumerate() {
+            runs[r as usize].push(p as u32);
+        }
+        Pool {
+            values: tagged.into_iter().map(|(v, _)| v).collect(),
+            runs,
+        }
+    }
 }
 
-/// Per-thread scratch space for one group.
-pub(super) struct RunsResampler<'a> {
-    group: &'a RunGroup,
+/// What one side's resampler draws from: sorted values and, per run, the
+/// positions of its values.
+struct Pool {
+    values: Vec<f64>,
+    runs: Vec<Vec<u32>>,
+}
+
+/// The run-level factor `c` of each side (see the module docs): with
+/// `nu = (k_a - 1) + (k_b - 1)` degrees of freedom for the between-run
+/// variance, `c = sqrt(k / (k - 1)) · t_nu / z` for a side of `k >= 2`
+/// runs, at the interval's confidence; 1 for one run.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a confidence outside `(0, 1)`.
+pub fn run_factors(k_a: usize, k_b: usize, confidence: f64) -> Result<(f64, f64)> {
+    let nu = k_a.saturating_sub(1) + k_b.saturating_sub(1);
+    if nu == 0 {
+        return Ok((1.0, 1.0));
+    }
+    let t_over_z = student_central_quantile(confidence, nu)? / normal_central_quantile(confidence)?;
+    let side = |k: usize| {
+        if k < 2 {
+            1.0
+        } else {
+            let kf = k as f64;
+            (kf / (kf - 1.0)).sqrt() * t_over_z
+        }
+    };
+    Ok((side(k_a), side(k_b)))
+}
+
+/// Per-thread scratch space for one side.
+struct RunsResampler<'a> {
+    pool: &'a Pool,
     counts: Vec<u32>,
     statistic: Statistic,
 }
 
 impl<'a> RunsResampler<'a> {
-    fn new(group: &'a RunGroup, statistic: Statistic) -> Self {
+    fn new(pool: &'a Pool, statistic: Statistic) -> Self {
         let counts = match statistic {
-            Statistic::Median => vec![0; group.sorted.len()],
+            Statistic::Median => vec![0; pool.values.len()],
             Statistic::Mean => Vec::new(),
         };
         Self {
-            group,
+            pool,
             counts,
             statistic,
         }
@@ -188,8 +277,8 @@ impl Draw for RunsResampler<'_> {
     /// then one for an odd size) is that of the one-sample resampler, so
     /// that one run reproduces it exactly.
     fn draw(&mut self, rng: &mut Xoshiro256PlusPlus) -> f64 {
-        let g = self.group;
-        let k = g.runs.len();
+        let (values, runs) = (&self.pool.values, &self.pool.runs);
+        let k = runs.len();
         let mut total = 0usize;
         let mut sum = 0.0;
         if self.statistic == Statistic::Median {
@@ -201,7 +290,7 @@ impl Draw for RunsResampler<'_> {
             } else {
                 rng.below(k as u32) as usize
             };
-            let pos = &g.runs[r];
+            let pos = &runs[r];
             let n = pos.len();
             let n32 = n as u32;
             total += n;
@@ -209,11 +298,10 @@ impl Draw for RunsResampler<'_> {
                 Statistic::Mean => {
                     for _ in 0..n / 2 {
                         let (i, j) = rng.two_below(n32);
-                        sum +=
-                            g.sorted[pos[i as usize] as usize] + g.sorted[pos[j as usize] as usize];
+                        sum += values[pos[i as usize] as usize] + values[pos[j as usize] as usize];
                     }
                     if n % 2 == 1 {
-                        sum += g.sorted[pos[rng.below(n32) as usize] as usize];
+                        sum += values[pos[rng.below(n32) as usize] as usize];
                     }
                 }
                 Statistic::Median => {
@@ -231,14 +319,15 @@ impl Draw for RunsResampler<'_> {
         }
         match self.statistic {
             Statistic::Mean => sum / total as f64,
-            Statistic::Median => median_of_counts(&self.counts, &g.sorted, total),
+            Statistic::Median => median_of_counts(&self.counts, values, total),
         }
     }
 }
 
 /// Two-level percentile-bootstrap confidence interval of
-/// `statistic(b) / statistic(a)` for two groups of runs (see the module
-/// docs); `a` is the baseline, so a value above 1 means `b` is slower.
+/// `statistic(b) / statistic(a)` for two groups of runs, calibrated for few
+/// runs (see the module docs); `a` is the baseline, so a value above 1
+/// means `b` is slower.
 ///
 /// With one run per group the result equals
 /// [`super::bootstrap_ratio_ci`] of those runs, bit for bit. Reproducible
@@ -246,8 +335,7 @@ impl Draw for RunsResampler<'_> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for `resamples == 0`, a confidence outside
-/// `(0, 1)`, a value of `a` that is not strictly positive, or a group
-/// [`RunGroup::new`] refuses.
+/// `(0, 1)`, or a value of `a` that is not strictly positive.
 pub fn hierarchical_ratio_ci(
     a: &RunGroup,
     b: &RunGroup,
@@ -258,10 +346,13 @@ pub fn hierarchical_ratio_ci(
 ) -> Result<(f64, f64)> {
     let percentile = Percentile::new(resamples, confidence, seed)?;
     check_denominator("hierarchical_ratio_ci", &a.sorted)?;
+    let (ca, cb) = run_factors(a.n_runs(), b.n_runs(), confidence)?;
+    // Positive factors keep the pool of `a` positive.
+    let (pa, pb) = (a.pool(ca), b.pool(cb));
     Ok(percentile.of_ratio(|| {
         (
-            RunsResampler::new(a, statistic),
-            RunsResampler::new(b, statistic),
+            RunsResampler::new(&pa, statistic),
+            RunsResampler::new(&pb, statistic),
         )
     }))
 }
