@@ -47,6 +47,7 @@ printed next to the target, so the injected delay is checked, not assumed.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -320,13 +321,23 @@ def main() -> None:
                 for k in runs_a[0]}
     aa_ratio = {k: [float(np.median(runs_a[i + 1][k]) / np.median(runs_a[i][k]))
                     for i in range(runs - 1)] for k in runs_a[0]}
-    print("\nper case: A/A ratio of medians across consecutive runs (median |r-1|, max |r-1|) "
-          "and the achieved B/A slowdown")
+    print("\nper case: A/A ratio of medians across consecutive runs (median |r-1|, max |r-1|), "
+          "the achieved B/A slowdown, the between-run SD of the log run medians of A (robust: "
+          "1.4826 MAD, a few runs of a shared machine are 2x slow), and the runs "
+          "per side a 5% change needs at that SD (two-sided 5%, power 90%, normal approximation: "
+          "2 (z_.975 + z_.9)^2 SD^2 / ln(1.05)^2)")
+    needed = []
     for k in runs_a[0]:
         dev = [abs(r - 1) for r in aa_ratio[k]]
+        logs = np.log([np.median(run[k]) for run in runs_a])
+        sd = 1.4826 * float(np.median(np.abs(logs - np.median(logs))))
+        n_runs = math.ceil(2 * (1.959964 + 1.281552) ** 2 * sd ** 2 / math.log1p(SLOWDOWN) ** 2)
+        needed.append(n_runs)
         print(f"  {k[1] + ' ' + k[2]:<22} median {np.median(runs_a[0][k]) * 1e6:9.1f} µs  "
               f"A/A |r-1| median {100 * statistics.median(dev):5.2f}%  max {100 * max(dev):5.2f}%"
-              f"   B/A {achieved[k]:.4f}")
+              f"   B/A {achieved[k]:.4f}   SD {100 * sd:5.2f}%  runs for 5%: {n_runs}")
+    print(f"  median over cases: {statistics.median(needed):g} runs per side for 90% power on a "
+          f"5% change")
 
     one, n_aa1, n_ab1 = rates(runs_a, runs_b, 1, args.resamples)
     multi, n_aak, n_abk = rates(runs_a, runs_b, group, args.resamples)
