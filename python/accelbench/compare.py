@@ -14,7 +14,12 @@ samples of ``samples.parquet`` go to the native comparison
   each replicate draws the side's runs with replacement, then samples with
   replacement within each drawn run (Davison & Hinkley, 1997, §3.8;
   Kalibera & Jones, 2013), so the interval contains the run-to-run
-  variation that one run's samples cannot show;
+  variation that one run's samples cannot show. Because 2 to 5 runs say
+  little about that variation, the run-level deviations are first widened
+  by ``sqrt(k / (k - 1)) * t_nu / z`` (``nu = k_A + k_B - 2``; Student's t
+  critical values for few clusters, Cameron & Miller, 2015): runs that agree
+  keep a narrow interval, runs that disagree widen it, the more so the
+  fewer they are. Details in the Rust module ``stats::hierarchical``;
 * the two-sided Mann-Whitney U test of the (pooled) samples (normal
   approximation, tie and continuity corrected);
 * the verdict: **slower** when the whole interval lies above
@@ -28,7 +33,10 @@ a test on thousands of samples reports as highly significant. The default
 threshold, 2%, comes from A/A comparisons of repeated runs on a shared
 2-core machine (``benchmarks/bench_compare.py`` measures the false-positive
 rate of each threshold and the detection rate of a real 5% slowdown, with
-one and with three runs per side, and prints the choice).
+one and with three runs per side, and prints the choice). With several runs
+per side the calibrated interval keeps A/A false positives near 5% even at
+threshold 0, so the threshold there is only the size of change worth
+reporting; the same 2% default serves both.
 
 With several runs per side the rank test is still run on the pooled samples
 and the verdict rule is unchanged. The pooled test ignores which run a

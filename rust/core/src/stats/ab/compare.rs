@@ -28,9 +28,10 @@
 //! [`compare_groups`] takes a group of runs for each side. The ratio is
 //! then that of the medians of the pooled samples, and its interval comes
 //! from the two-level bootstrap of [`crate::stats::hierarchical`]
-//! (runs, then samples within runs, both with replacement), so it contains
-//! the run-to-run variation that one run's samples cannot show. With one
-//! run per side everything equals [`compare`] exactly.
+//! (runs, then samples within runs, both with replacement, calibrated for
+//! few runs by Student's t), so it contains the run-to-run variation that
+//! one run's samples cannot show. With one run per side everything equals
+//! [`compare`] exactly.
 //!
 //! The rank test stays the Mann–Whitney U test of the pooled samples, and
 //! the verdict rule is unchanged: both the interval and the test must
