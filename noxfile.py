@@ -75,17 +75,18 @@ def _probe(session: nox.Session, expr: str) -> str:
     return str(out or "").strip().splitlines()[-1] if out else ""
 
 
-def _bench(session: nox.Session, backend: str) -> None:
+def _prepare(session: nox.Session, backend: str) -> str:
+    """Check the device is there, install torch only if the venv lacks one; return the spec."""
     import os
     import platform
 
     spec, expr, hint = _DEVICES[backend]
     nodes = _HARDWARE_HINT.get(backend)
     if nodes and not any(os.path.exists(p) for p in nodes):
-        session.error(f"bench-{backend}: no {backend} device on this machine "
+        session.error(f"{backend}: no {backend} device on this machine "
                       f"({', '.join(nodes)} absent); {hint}")
     if backend == "mps" and not (platform.system() == "Darwin" and platform.machine() == "arm64"):
-        session.error(f"bench-mps: not an Apple silicon Mac; {hint}")
+        session.error(f"mps: not an Apple silicon Mac; {hint}")
     state = _probe(session, expr)
     if state == "no-torch":
         index = _TORCH_INDEX.get(backend)
@@ -94,14 +95,53 @@ def _bench(session: nox.Session, backend: str) -> None:
             session.install("torch-npu")
         state = _probe(session, expr)
     if state != "True":
-        session.error(f"bench-{backend}: the PyTorch in this environment cannot use the device "
+        session.error(f"{backend}: the PyTorch in this environment cannot use the device "
                       f"({expr} is {state or 'False'}); {hint}")
+    return spec
+
+
+def _bench(session: nox.Session, backend: str) -> None:
+    import os
+
+    spec = _prepare(session, backend)
     session.install(".[plot]")
     out = f"runs/bench-{backend}"
     session.run("accelbench", "run", "--device", spec, "--suite", "standard", "--out", out,
                 *session.posargs, success_codes=[0, 1])
     runs = sorted(p for p in os.listdir(out) if os.path.isdir(os.path.join(out, p)))
     session.run("accelbench", "publish", os.path.join(out, runs[-1]))
+
+
+def _validate(session: nox.Session, backend: str) -> None:
+    """The timing checks of a device, each printing its figures; all output kept in one log.
+
+    The timer self-test (known work, null launch), then the benchmarks that
+    compare accelbench with a baseline run beside it: the best bf16 matmul
+    shape of a mamf-finder-style sweep, the timer vs the profiler's kernel
+    durations on the same launches, cold vs warm cache (and graph vs eager
+    where graphs exist), then the tests marked ``gpu`` on accelerators.
+    About 10 minutes on a GPU, 5 on a CPU; nothing is downloaded after the
+    install step.
+    """
+    import os
+
+    spec = _prepare(session, backend)
+    if session.venv_backend != "none":  # --no-venv: check the environment already active
+        session.install(".[test]")
+    os.makedirs("runs", exist_ok=True)
+    log_path = os.path.join("runs", f"validate-{backend}.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        def step(*args: str) -> None:
+            log.write(f"$ {' '.join(args)}\n")
+            log.flush()
+            session.run(*args, stdout=log, stderr=log, env={"COLUMNS": "160"})
+
+        step("python", "-m", "accelbench", "info", "--device", spec, "--selftest")
+        for script in ("bench_mamf.py", "bench_event_vs_profiler.py", "bench_modes.py"):
+            step("python", os.path.join("benchmarks", script), "--device", spec)
+        if backend != "cpu":
+            step("pytest", "-m", "gpu", "-v", "tests/test_gpu.py")
+    session.log(f"validate-{backend}: all output in {log_path}")
 
 
 @nox.session(name="bench-cpu", python=PYTHON, default=False,
@@ -144,6 +184,48 @@ def bench_mps(session: nox.Session) -> None:
 def bench_npu(session: nox.Session) -> None:
     """Run the standard suite on an Ascend NPU and publish it to results/."""
     _bench(session, "npu")
+
+
+@nox.session(name="validate-cpu", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def validate_cpu(session: nox.Session) -> None:
+    """Check accelbench's timing on the CPU against baselines."""
+    _validate(session, "cpu")
+
+
+@nox.session(name="validate-cuda", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def validate_cuda(session: nox.Session) -> None:
+    """Check accelbench's timing on an NVIDIA GPU against baselines."""
+    _validate(session, "cuda")
+
+
+@nox.session(name="validate-rocm", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def validate_rocm(session: nox.Session) -> None:
+    """Check accelbench's timing on an AMD GPU (ROCm) against baselines."""
+    _validate(session, "rocm")
+
+
+@nox.session(name="validate-xpu", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def validate_xpu(session: nox.Session) -> None:
+    """Check accelbench's timing on an Intel GPU (XPU) against baselines."""
+    _validate(session, "xpu")
+
+
+@nox.session(name="validate-mps", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def validate_mps(session: nox.Session) -> None:
+    """Check accelbench's timing on an Apple GPU (MPS) against baselines."""
+    _validate(session, "mps")
+
+
+@nox.session(name="validate-npu", python=PYTHON, default=False,
+             venv_params=["--system-site-packages"])
+def validate_npu(session: nox.Session) -> None:
+    """Check accelbench's timing on an Ascend NPU against baselines."""
+    _validate(session, "npu")
 
 
 @nox.session(python=PYTHON, default=False)

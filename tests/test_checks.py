@@ -205,3 +205,28 @@ def test_two_thread_counts_compared_with_consistency(
     assert rich.returncode == 0 and "discrepant 1" in rich.stdout
     bad = cli("consistency", str(runs[0]))
     assert bad.returncode == 2 and "at least two" in bad.stderr
+
+
+@pytest.mark.parametrize("kernel, params", [
+    ("matmul", (("M", 32), ("N", 32), ("K", 32))),
+    ("attention", (("B", 1), ("Hq", 2), ("Hkv", 1), ("Sq", 8), ("Skv", 8), ("Dqk", 16),
+                   ("Dv", 16), ("causal", 1), ("sdpa", "math"), ("pass", "fwd"))),
+])
+def test_real_families_draw_other_inputs_for_the_sensitivity_check(
+    kernel: str, params: tuple[tuple[str, Any], ...]
+) -> None:
+    """The alternative inputs differ, so a real kernel is never flagged input_insensitive."""
+    from accelbench.checks import _alt_input_hash
+
+    family = FAMILIES[kernel]
+    case = Case(kernel, f"{kernel} sensitivity", "fp32", params)
+    prepared = family.prepare(case, CpuDevice())
+    prepared.fn()
+    assert prepared.output is not None
+    out = prepared.output()
+    arr = out.detach().contiguous().numpy()
+    first = _core.fingerprint(arr, dtype="fp32", samples=0).hash_hex
+    assert _alt_input_hash(case, CpuDevice()) != first
+    row = measure_case(case, CpuDevice(), SETTINGS, "test-run").row
+    assert row["status"] == "ok", row.get("error")
+    assert "input_insensitive" not in row["flags"].split(",")

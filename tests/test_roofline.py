@@ -63,6 +63,21 @@ def test_cpu_estimate_is_cores_times_ghz_times_fma_and_labelled() -> None:
     assert peak_for(cpu_info().model, "memory") is None  # no bandwidth estimate is made
 
 
+def test_cpu_estimate_uses_the_measured_clock_when_the_os_reports_less() -> None:
+    from accelbench.peaks import measured_ghz
+
+    measured = measured_ghz()
+    if measured is None:
+        pytest.skip("no clock measurement on this architecture")
+    assert 0.2 < measured < 7.0
+    info = cpu_info()
+    assert info.ghz is not None and info.ghz >= measured
+    if info.ghz == measured:
+        assert info.ghz_source.startswith("measured")
+    peak = cpu_peak("fp32", info)
+    assert peak is not None and f"{info.ghz:.2f} GHz ({info.ghz_source})" in peak.source
+
+
 def _row(**kw: Any) -> dict[str, Any]:
     base = {"run_id": "r", "device": "cuda:0", "device_name": H100, "backend": "cuda",
             "status": "ok", "dtype": "bf16", "kernel": "matmul", "case": "c"}

@@ -28,8 +28,10 @@ __all__ = [
     "bootstrap_ratio_ci",
     "clock_resolution",
     "compare",
+    "compare_groups",
     "compare_samples",
     "compare_to_reference",
+    "core_clock_hz",
     "drift",
     "fingerprint",
     "loop_overhead",
@@ -150,6 +152,7 @@ def sample(
 ) -> SampleResult: ...
 def clock_resolution() -> float: ...
 def loop_overhead(iterations: int = 1_000_000) -> float: ...
+def core_clock_hz(trial_s: float = 0.01, trials: int = 5) -> float | None: ...
 
 # ----------------------------------------------------------------- A/B tests
 @final
@@ -173,6 +176,10 @@ class Comparison:
     p_value: float  # two-sided Mann-Whitney U
     effect: float  # P(b_j > a_i): 0.5 when there is no shift
     verdict: Literal["faster", "slower", "no change"]
+    n_runs_a: int  # runs pooled on each side (1 for compare_samples)
+    n_runs_b: int
+    spread_a: float | None  # (max - min) / median of the run medians; None for one run
+    spread_b: float | None
 
 def mann_whitney_u(a: Samples, b: Samples) -> MannWhitney: ...
 def compare_samples(
@@ -187,6 +194,21 @@ def compare_samples(
 ) -> Comparison:
     """Verdict: slower when ci_low > 1 + threshold and p < alpha;
     faster when ci_high < 1 / (1 + threshold) and p < alpha; else no change."""
+
+def compare_groups(
+    a: Sequence[Samples],
+    b: Sequence[Samples],
+    *,
+    threshold: float = 0.02,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Groups of runs (a sequence of sample sets per side): two-level bootstrap CI of
+    the ratio of pooled medians (runs, then samples within runs, with replacement),
+    Mann-Whitney on the pooled samples, the verdict rule of compare_samples.
+    One run per side gives exactly compare_samples."""
 
 # ------------------------------------------------------------------ numerics
 # Arrays are numpy arrays of the stated dtype, any shape, borrowed without a

@@ -178,7 +178,7 @@ def _reference_check(prepared: Prepared, out: torch.Tensor, result: CheckResult)
 
 def _alt_input_hash(case: Case, device: Any) -> str | None:
     """Output hash of the same kernel prepared from a different seed (different inputs)."""
-    alt_case = dataclasses.replace(case, case=f"{case.case} #alt-input")
+    alt_case = dataclasses.replace(case, input_variant=case.input_variant + 1)
     alt = get_family(case.kernel).prepare(alt_case, device)
     if alt.output is None:
         return None

@@ -103,9 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="device, software and the harness's own overhead")
     info.add_argument("--device", default="auto")
 
-    cmp = sub.add_parser("compare", help="A/B comparison of two runs (B against baseline A)")
-    cmp.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run directory")
-    cmp.add_argument("run_b", type=Path, metavar="RUN_B", help="candidate run directory")
+    cmp = sub.add_parser(
+        "compare", help="A/B comparison of runs (B against baseline A)",
+        usage="accelbench compare [options] RUN_A RUN_B\n"
+              "       accelbench compare [options] -a RUN [RUN ...] -b RUN [RUN ...]",
+        description="Compare candidate run(s) B against baseline run(s) A, case by case. "
+                    "Several runs per side (-a/-b) put run-to-run noise into the CI.")
+    cmp.add_argument("run_a", type=Path, nargs="?", metavar="RUN_A", help="baseline run directory")
+    cmp.add_argument("run_b", type=Path, nargs="?", metavar="RUN_B",
+                     help="candidate run directory")
+    cmp.add_argument("-a", "--baseline", type=Path, nargs="+", action="extend", metavar="RUN",
+                     help="baseline run directories (several runs of A; repeatable)")
+    cmp.add_argument("-b", "--candidate", type=Path, nargs="+", action="extend", metavar="RUN",
+                     help="candidate run directories (several runs of B; repeatable)")
     cmp.add_argument("--threshold", type=_nonnegative_percent, default=None, metavar="PCT",
                      help="noise threshold in percent (default 2)")
     cmp.add_argument("--fail-on-regression", type=_nonnegative_percent, default=None,

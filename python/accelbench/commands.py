@@ -291,12 +291,30 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """The runs of A and B: ``RUN_A RUN_B`` or ``-a RUN... -b RUN...``, not a mix."""
+    baseline, candidate = args.baseline or [], args.candidate or []
+    if baseline or candidate:
+        if args.run_a is not None:
+            raise UsageError("give either RUN_A RUN_B or -a/--baseline RUN... "
+                             "-b/--candidate RUN..., not both")
+        if not baseline or not candidate:
+            missing = "-a/--baseline" if not baseline else "-b/--candidate"
+            raise UsageError(f"{missing} RUN... is missing: both sides need at least one run")
+        return list(baseline), list(candidate)
+    if args.run_a is None or args.run_b is None:
+        raise UsageError("compare needs two runs: RUN_A RUN_B, "
+                         "or -a RUN [RUN ...] -b RUN [RUN ...]")
+    return [args.run_a], [args.run_b]
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    from accelbench.compare import DEFAULT_THRESHOLD, compare_runs, regressions
+    from accelbench.compare import DEFAULT_THRESHOLD, compare_groups, regressions
     from accelbench.compare_output import render
 
+    runs_a, runs_b = _compare_sides(args)
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold / 100
-    result = compare_runs(args.run_a, args.run_b, threshold=threshold, resamples=args.resamples)
+    result = compare_groups(runs_a, runs_b, threshold=threshold, resamples=args.resamples)
     out = Console(highlight=False, soft_wrap=args.format != "table")
     err = Console(stderr=True, highlight=False)
     render(result, args.format, out, err)

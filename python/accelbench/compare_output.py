@@ -17,6 +17,8 @@ FORMATS = ("table", "markdown", "csv", "json")
 
 _STYLE = {"slower": "bold red", "faster": "bold green", "no change": "dim"}
 _HEAD = ("kernel", "case", "dtype", "A median", "B median", "B/A", "95% CI", "p", "verdict")
+#: With several runs per side: runs per side and their between-run spread.
+_RUN_HEAD = ("runs A/B", "run spread A/B")
 
 
 def _ratio(value: float) -> str:
@@ -27,25 +29,43 @@ def _p(value: float) -> str:
     return "-" if not math.isfinite(value) else ("<1e-16" if value < 1e-16 else f"{value:.2g}")
 
 
-def _cells(c: CaseDiff) -> list[str]:
-    return [c.kernel, c.case, c.dtype, fmt_time(c.median_a_s), fmt_time(c.median_b_s),
-            _ratio(c.ratio), f"[{_ratio(c.ci_low)}, {_ratio(c.ci_high)}]", _p(c.p_value),
-            c.verdict]
+def _spread(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _head(result: RunComparison) -> tuple[str, ...]:
+    return _HEAD[:-1] + _RUN_HEAD + _HEAD[-1:] if result.multi_run else _HEAD
+
+
+def _cells(c: CaseDiff, multi_run: bool = False) -> list[str]:
+    cells = [c.kernel, c.case, c.dtype, fmt_time(c.median_a_s), fmt_time(c.median_b_s),
+             _ratio(c.ratio), f"[{_ratio(c.ci_low)}, {_ratio(c.ci_high)}]", _p(c.p_value)]
+    if multi_run:
+        cells += [f"{c.n_runs_a}/{c.n_runs_b}", f"{_spread(c.spread_a)}/{_spread(c.spread_b)}"]
+    return [*cells, c.verdict]
 
 
 def _summary(result: RunComparison) -> str:
     n = result.counts()
     return (f"{len(result.cases)} cases compared: {n['slower']} slower, {n['faster']} faster, "
             f"{n['no change']} no change (threshold {100 * result.threshold:g}%, "
-            f"alpha {result.alpha:g})")
+            f"alpha {result.alpha:g}"
+            + (f", {len(result.runs_a)} runs of A, {len(result.runs_b)} of B)"
+               if result.multi_run else ")"))
+
+
+def _title(result: RunComparison) -> str:
+    if result.multi_run:
+        return f"B ({len(result.runs_b)} runs)  vs  A ({len(result.runs_a)} runs)"
+    return f"B = {result.run_b}  vs  A = {result.run_a}"
 
 
 def rich_table(result: RunComparison) -> Table:
-    table = Table(title=f"B = {result.run_b}  vs  A = {result.run_a}", header_style="bold")
-    for name in _HEAD:
+    table = Table(title=_title(result), header_style="bold")
+    for name in _head(result):
         table.add_column(name, justify="left" if name in ("kernel", "case", "dtype") else "right")
     for c in result.cases:
-        cells = _cells(c)
+        cells = _cells(c, result.multi_run)
         cells[-1] = f"[{_STYLE[c.verdict]}]{c.verdict}[/]"
         table.add_row(*cells)
     return table
@@ -55,9 +75,10 @@ def _markdown(result: RunComparison) -> str:
     lines = [f"# B `{result.run_b}` vs A `{result.run_a}`", "", _summary(result), ""]
     if result.warnings:
         lines += [f"> warning: {w}" for w in result.warnings] + [""]
-    lines += ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
-    lines += ["| " + " | ".join(x.replace("|", "\\|") for x in _cells(c)) + " |"
-              for c in result.cases]
+    head = _head(result)
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(x.replace("|", "\\|") for x in _cells(c, result.multi_run))
+              + " |" for c in result.cases]
     if result.env_diff:
         lines += ["", "Environment differences:", "", "| key | A | B |", "|---|---|---|"]
         lines += [f"| {k} | {a} | {b} |" for k, a, b in result.env_diff]
@@ -84,6 +105,9 @@ def render(result: RunComparison, fmt: str, console: Console, err: Console) -> N
         err.print(f"  {key}: {a} -> {b}", markup=False, highlight=False)
     console.print(rich_table(result))
     console.print(_summary(result), markup=False, highlight=False)
+    if result.multi_run:
+        console.print(f"  A: {result.run_a}\n  B: {result.run_b}", markup=False,
+                      highlight=False)
     for c in result.cases:
         if c.note:
             console.print(f"  note: {c.kernel} {c.case} {c.dtype}: {c.note}", markup=False,

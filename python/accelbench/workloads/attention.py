@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import re
 import warnings
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +76,7 @@ from accelbench.workloads.base import (
     positive_ints,
     sweep,
     torch_dtype,
+    variant_seed,
 )
 
 __all__ = [
@@ -275,7 +275,7 @@ def input_seed(case: Case) -> int:
     on one device and across devices.
     """
     shape = " ".join(f"{k}={v}" for k, v in case.params if k not in ("sdpa", "pass"))
-    return zlib.crc32(f"{case.kernel}|{shape}".encode())
+    return variant_seed(f"{case.kernel}|{shape}", case.input_variant)
 
 
 class AttentionFamily:

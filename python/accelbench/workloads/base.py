@@ -57,12 +57,20 @@ def torch_dtype(name: str) -> torch.dtype:
     return DTYPES[canonical_dtype(name)]
 
 
+def variant_seed(text: str, variant: int = 0) -> int:
+    """Seed for the inputs named by ``text``; variant 0 keeps the historic seed (CRC-32 of text)."""
+    return zlib.crc32(text.encode() if variant == 0 else f"{text}|variant={variant}".encode())
+
+
 @dataclass(frozen=True)
 class Case:
     """One measurable case: a kernel family, a shape, a dtype.
 
     ``params`` keeps the family's parameters in catalog order; ``case`` is the
     readable name that carries the variant (``llama3-8b qkv_proj T=2048``).
+    ``input_variant`` selects another set of inputs for the same case (0, the
+    default, is what every run measures; the input-sensitivity check prepares
+    variant 1): families seed their inputs from :attr:`seed`, which mixes it in.
     """
 
     kernel: str
@@ -72,6 +80,7 @@ class Case:
     model: str | None = None
     source: str = ""
     options: tuple[tuple[str, Any], ...] = ()
+    input_variant: int = 0
 
     @property
     def key(self) -> str:
@@ -81,7 +90,7 @@ class Case:
     @property
     def seed(self) -> int:
         """Per-case input seed: the same on every machine, so inputs are bit-identical."""
-        return zlib.crc32(f"{self.kernel}|{self.case}".encode())
+        return variant_seed(f"{self.kernel}|{self.case}", self.input_variant)
 
     def param(self, name: str) -> Any:
         return dict(self.params)[name]

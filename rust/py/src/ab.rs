@@ -1,9 +1,10 @@
-//! A/B comparison bindings: Mann–Whitney U and the ratio-of-medians verdict.
+//! A/B comparison bindings: Mann–Whitney U and the ratio-of-medians verdict,
+//! for one run per side or for groups of runs.
 use accelbench_core::stats::ab::{self, CompareConfig};
 use pyo3::prelude::*;
 
 use crate::convert::{count, samples as extract_samples};
-use crate::errors::compute;
+use crate::errors::{compute, InputError};
 
 /// Result of a two-sided Mann–Whitney U test.
 #[pyclass(frozen, module = "accelbench._core", name = "MannWhitney")]
@@ -47,14 +48,47 @@ pub struct PyComparison {
     effect: f64,
     #[pyo3(get)]
     verdict: &'static str,
+    #[pyo3(get)]
+    n_runs_a: usize,
+    #[pyo3(get)]
+    n_runs_b: usize,
+    #[pyo3(get)]
+    spread_a: Option<f64>,
+    #[pyo3(get)]
+    spread_b: Option<f64>,
+}
+
+impl From<ab::Comparison> for PyComparison {
+    fn from(c: ab::Comparison) -> Self {
+        Self {
+            median_a: c.median_a,
+            median_b: c.median_b,
+            ratio: c.ratio,
+            ci_low: c.ci_low,
+            ci_high: c.ci_high,
+            p_value: c.p_value,
+            effect: c.effect,
+            verdict: c.verdict.as_str(),
+            n_runs_a: c.n_runs_a,
+            n_runs_b: c.n_runs_b,
+            spread_a: c.spread_a,
+            spread_b: c.spread_b,
+        }
+    }
 }
 
 #[pymethods]
 impl PyComparison {
     fn __repr__(&self) -> String {
         format!(
-            "Comparison(ratio={:.4}, ci=({:.4}, {:.4}), p_value={:.3e}, verdict={:?})",
-            self.ratio, self.ci_low, self.ci_high, self.p_value, self.verdict
+            "Comparison(ratio={:.4}, ci=({:.4}, {:.4}), p_value={:.3e}, verdict={:?}, runs={}/{})",
+            self.ratio,
+            self.ci_low,
+            self.ci_high,
+            self.p_value,
+            self.verdict,
+            self.n_runs_a,
+            self.n_runs_b
         )
     }
 }
@@ -100,17 +134,50 @@ fn compare_samples(
         seed,
     };
     let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
-    let c = compute(py, || ab::compare(&xa, &xb, &config))?;
-    Ok(PyComparison {
-        median_a: c.median_a,
-        median_b: c.median_b,
-        ratio: c.ratio,
-        ci_low: c.ci_low,
-        ci_high: c.ci_high,
-        p_value: c.p_value,
-        effect: c.effect,
-        verdict: c.verdict.as_str(),
-    })
+    Ok(compute(py, || ab::compare(&xa, &xb, &config))?.into())
+}
+
+/// The samples of each run of a group (a sequence of sample sets).
+fn extract_runs(side: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(InputError::new_err(format!(
+            "{side} must be a sequence of runs' samples, not a string"
+        )));
+    }
+    let mut runs = Vec::new();
+    for (r, item) in obj.try_iter()?.enumerate() {
+        let samples = extract_samples(&item?)
+            .map_err(|e| InputError::new_err(format!("{side}, run {r}: {}", e.value(obj.py()))))?;
+        runs.push(samples);
+    }
+    Ok(runs)
+}
+
+/// Compares a group of candidate runs `b` against a group of baseline runs
+/// `a` (each a sequence of sample sets): two-level bootstrap CI of the ratio
+/// of pooled medians, Mann–Whitney p-value of the pooled samples, verdict.
+#[pyfunction]
+#[pyo3(signature = (a, b, *, threshold = 0.02, alpha = 0.05, confidence = 0.95, resamples = 10_000, seed = 0))]
+#[allow(clippy::too_many_arguments)]
+fn compare_groups(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    threshold: f64,
+    alpha: f64,
+    confidence: f64,
+    resamples: i64,
+    seed: u64,
+) -> PyResult<PyComparison> {
+    let config = CompareConfig {
+        threshold,
+        alpha,
+        confidence,
+        resamples: count("resamples", resamples)?,
+        seed,
+    };
+    let (ra, rb) = (extract_runs("a", a)?, extract_runs("b", b)?);
+    Ok(compute(py, || ab::compare_groups(&ra, &rb, &config))?.into())
 }
 
 /// Adds the A/B functions and classes to the module.
@@ -119,5 +186,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyComparison>()?;
     m.add_function(wrap_pyfunction!(mann_whitney_u, m)?)?;
     m.add_function(wrap_pyfunction!(compare_samples, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_groups, m)?)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod ab;
 mod convert;
+mod cpu;
 mod errors;
 mod numerics;
 mod stats;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     timing::register(m)?;
     ab::register(m)?;
     numerics::register(m)?;
+    cpu::register(m)?;
     Ok(())
 }

@@ -19,6 +19,13 @@
 //! histogram of `n` buckets, and a walk of the cumulative counts finds the
 //! middle rank(s). `O(n)` per resample, with two 32-bit indices per 64-bit
 //! random draw. The mean is a sum of drawn values. Total `O(resamples · n)`.
+//!
+//! # Structure
+//! One loop, `Percentile`, runs every bootstrap of the crate: a
+//! resampler (the `Draw` trait) gives one replicate's statistic, and the
+//! loop turns `resamples` of them (or of a ratio of two resamplers) into
+//! the percentile interval. One sample set here; groups of runs in
+//! [`super::hierarchical`].
 use rayon::prelude::*;
 
 use super::rng::Xoshiro256PlusPlus;
@@ -53,6 +60,37 @@ impl Statistic {
     }
 }
 
+/// One bootstrap replicate: a resampler draws a resample with the given
+/// generator and returns its statistic. Implemented for one sample set
+/// ([`Resampler`]) and for a group of runs
+/// ([`super::hierarchical::RunsResampler`]), so that one-sample and ratio
+/// intervals of both share [`Percentile`].
+pub(super) trait Draw {
+    /// The statistic of one resample drawn from `rng`.
+    fn draw(&mut self, rng: &mut Xoshiro256PlusPlus) -> f64;
+}
+
+/// Median of a resample given as `counts[i]` copies of `sorted[i]`
+/// (`total` values in all): a walk of the cumulative counts to the middle
+/// rank(s), the mean of the two middle values for an even `total`.
+pub(super) fn median_of_counts(counts: &[u32], sorted: &[f64], total: usize) -> f64 {
+    // 0-based middle ranks of `total` drawn values.
+    let (r1, r2) = ((total - 1) / 2, total / 2);
+    let mut cum = 0usize;
+    let mut first = None;
+    for (idx, &c) in counts.iter().enumerate() {
+        cum += c as usize;
+        if first.is_none() && cum > r1 {
+            first = Some(sorted[idx]);
+        }
+        if cum > r2 {
+            let a = first.unwrap_or(sorted[idx]);
+            return 0.5 * (a + sorted[idx]);
+        }
+    }
+    unreachable!("counts sum to total > r2")
+}
+
 /// Per-thread scratch space for one sample set.
 struct Resampler<'a> {
     sorted: &'a [f64],
@@ -72,8 +110,9 @@ impl<'a> Resampler<'a> {
             statistic,
         }
     }
+}
 
-    /// The statistic of one resample drawn from `rng`.
+impl Draw for Resampler<'_> {
     fn draw(&mut self, rng: &mut Xoshiro256PlusPlus) -> f64 {
         let n = self.sorted.len();
         let n32 = n as u32;
@@ -100,36 +139,13 @@ impl<'a> Resampler<'a> {
                 if n % 2 == 1 {
                     counts[rng.below(n32) as usize] += 1;
                 }
-                // 0-based middle ranks of n drawn values.
-                let (r1, r2) = ((n - 1) / 2, n / 2);
-                let mut cum = 0usize;
-                let mut first = None;
-                for (idx, &c) in counts.iter().enumerate() {
-                    cum += c as usize;
-                    if first.is_none() && cum > r1 {
-                        first = Some(self.sorted[idx]);
-                    }
-                    if cum > r2 {
-                        let a = first.unwrap_or(self.sorted[idx]);
-                        return 0.5 * (a + self.sorted[idx]);
-                    }
-                }
-                unreachable!("counts sum to n > r2")
+                median_of_counts(counts, self.sorted, n)
             }
         }
     }
 }
 
-fn check_resamples(resamples: usize) -> Result<()> {
-    if resamples == 0 {
-        return Err(Error::InvalidArgument(
-            "resamples must be at least 1".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn sorted_for_bootstrap(samples: &[f64]) -> Result<Vec<f64>> {
+pub(super) fn sorted_for_bootstrap(samples: &[f64]) -> Result<Vec<f64>> {
     if samples.len() > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!(
             "bootstrap supports at most {} samples, got {}",
@@ -140,33 +156,87 @@ fn sorted_for_bootstrap(samples: &[f64]) -> Result<Vec<f64>> {
     sorted_copy(samples)
 }
 
-/// Percentile interval of bootstrap replicates.
-fn percentile_interval(mut reps: Vec<f64>, confidence: f64) -> (f64, f64) {
-    reps.sort_unstable_by(f64::total_cmp);
-    let alpha = (1.0 - confidence) / 2.0;
-    (
-        quantile_sorted(&reps, alpha),
-        quantile_sorted(&reps, 1.0 - alpha),
-    )
+/// The denominator of a ratio must be positive in every resample: checks
+/// the smallest value of `a` (sorted ascending).
+pub(super) fn check_denominator(function: &str, sorted_a: &[f64]) -> Result<()> {
+    if sorted_a[0] <= 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "{function}: every value of `a` (the denominator) must be > 0, found {}",
+            sorted_a[0]
+        )));
+    }
+    Ok(())
 }
 
-/// Fills `reps` in reproducible chunks: `f(rng, scratch)` computes one
-/// replicate; `init` builds per-thread scratch.
-fn replicate<S, I, F>(resamples: usize, seed: u64, init: I, f: F) -> Vec<f64>
-where
-    I: Fn() -> S + Sync + Send,
-    F: Fn(&mut Xoshiro256PlusPlus, &mut S) -> f64 + Sync + Send,
-{
-    let mut reps = vec![0.0; resamples];
-    reps.par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each_init(init, |scratch, (c, out)| {
-            let mut rng = Xoshiro256PlusPlus::from_seed_stream(seed, c as u64);
-            for r in out {
-                *r = f(&mut rng, scratch);
-            }
-        });
-    reps
+/// The one bootstrap loop: validated settings, and the percentile interval
+/// of `resamples` replicates computed in reproducible chunks.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Percentile {
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+}
+
+impl Percentile {
+    /// Checks the settings (before any data is touched).
+    pub(super) fn new(resamples: usize, confidence: f64, seed: u64) -> Result<Self> {
+        check_confidence(confidence)?;
+        if resamples == 0 {
+            return Err(Error::InvalidArgument(
+                "resamples must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            resamples,
+            confidence,
+            seed,
+        })
+    }
+
+    /// Percentile interval of the replicates `f(rng, scratch)`; `init`
+    /// builds per-thread scratch. Chunk `c` of [`CHUNK`] replicates draws
+    /// from stream `c` of the seed, whatever thread runs it.
+    fn interval<S, I, F>(self, init: I, f: F) -> (f64, f64)
+    where
+        I: Fn() -> S + Sync + Send,
+        F: Fn(&mut Xoshiro256PlusPlus, &mut S) -> f64 + Sync + Send,
+    {
+        let mut reps = vec![0.0; self.resamples];
+        reps.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each_init(init, |scratch, (c, out)| {
+                let mut rng = Xoshiro256PlusPlus::from_seed_stream(self.seed, c as u64);
+                for r in out {
+                    *r = f(&mut rng, scratch);
+                }
+            });
+        reps.sort_unstable_by(f64::total_cmp);
+        let alpha = (1.0 - self.confidence) / 2.0;
+        (
+            quantile_sorted(&reps, alpha),
+            quantile_sorted(&reps, 1.0 - alpha),
+        )
+    }
+
+    /// Interval of the statistic of one resampler.
+    pub(super) fn of<R: Draw, I>(self, init: I) -> (f64, f64)
+    where
+        I: Fn() -> R + Sync + Send,
+    {
+        self.interval(init, |rng, r: &mut R| r.draw(rng))
+    }
+
+    /// Interval of `statistic(b) / statistic(a)`: each replicate draws a
+    /// resample of `a`, then one of `b`, from the same stream.
+    pub(super) fn of_ratio<A: Draw, B: Draw, I>(self, init: I) -> (f64, f64)
+    where
+        I: Fn() -> (A, B) + Sync + Send,
+    {
+        self.interval(init, |rng, (ra, rb): &mut (A, B)| {
+            let den = ra.draw(rng);
+            rb.draw(rng) / den
+        })
+    }
 }
 
 /// Percentile-bootstrap confidence interval of `statistic` of `samples`.
@@ -184,16 +254,9 @@ pub fn bootstrap_ci(
     confidence: f64,
     seed: u64,
 ) -> Result<(f64, f64)> {
-    check_confidence(confidence)?;
-    check_resamples(resamples)?;
+    let percentile = Percentile::new(resamples, confidence, seed)?;
     let sorted = sorted_for_bootstrap(samples)?;
-    let reps = replicate(
-        resamples,
-        seed,
-        || Resampler::new(&sorted, statistic),
-        |rng, rs| rs.draw(rng),
-    );
-    Ok(percentile_interval(reps, confidence))
+    Ok(percentile.of(|| Resampler::new(&sorted, statistic)))
 }
 
 /// Percentile-bootstrap confidence interval of the ratio
@@ -213,29 +276,14 @@ pub fn bootstrap_ratio_ci(
     confidence: f64,
     seed: u64,
 ) -> Result<(f64, f64)> {
-    check_confidence(confidence)?;
-    check_resamples(resamples)?;
+    let percentile = Percentile::new(resamples, confidence, seed)?;
     let sa = sorted_for_bootstrap(a)?;
     let sb = sorted_for_bootstrap(b)?;
-    if sa[0] <= 0.0 {
-        return Err(Error::InvalidArgument(format!(
-            "bootstrap_ratio_ci: every value of `a` (the denominator) must be > 0, found {}",
-            sa[0]
-        )));
-    }
-    let reps = replicate(
-        resamples,
-        seed,
-        || {
-            (
-                Resampler::new(&sa, statistic),
-                Resampler::new(&sb, statistic),
-            )
-        },
-        |rng, (ra, rb)| {
-            let den = ra.draw(rng);
-            rb.draw(rng) / den
-        },
-    );
-    Ok(percentile_interval(reps, confidence))
+    check_denominator("bootstrap_ratio_ci", &sa)?;
+    Ok(percentile.of_ratio(|| {
+        (
+            Resampler::new(&sa, statistic),
+            Resampler::new(&sb, statistic),
+        )
+    }))
 }

@@ -7,6 +7,8 @@
 //! * [`summary`]: mean, standard deviation, quantiles (Hyndman–Fan type 7).
 //! * [`ci`]: the exact, distribution-free confidence interval of the median.
 //! * [`bootstrap`]: seeded, parallel percentile bootstrap (median, mean, ratio).
+//! * [`hierarchical`]: two-level bootstrap of the ratio for groups of runs.
+//! * [`student`]: central normal and Student-t quantiles (few-runs calibration).
 //! * [`outliers`]: Tukey fences.
 //! * [`drift`]: first third vs last third of a run.
 //! * [`analysis`]: all of the above in one pass, as the result table needs.
@@ -20,15 +22,18 @@ pub mod analysis;
 pub mod bootstrap;
 pub mod ci;
 pub mod drift;
+pub mod hierarchical;
 pub mod outliers;
 pub mod rng;
 pub mod select;
+pub mod student;
 pub mod summary;
 
 pub use analysis::{analyze, analyze_mut, Analysis};
 pub use bootstrap::{bootstrap_ci, bootstrap_ratio_ci, Statistic};
 pub use ci::{median_ci, median_ci_ranks, median_ci_sorted};
 pub use drift::drift;
+pub use hierarchical::{hierarchical_ratio_ci, run_factors, RunGroup};
 pub use outliers::{outliers, Outliers};
 pub use summary::{quantile_sorted, summarize, summarize_mut, Summary};
 

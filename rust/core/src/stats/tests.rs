@@ -177,6 +177,248 @@ fn statistic_parses_names() {
     assert!(Statistic::parse("mode").is_err());
 }
 
+// ------------------------------------------------------ hierarchical bootstrap
+
+/// Normal deviates by Box–Muller from a seeded generator.
+struct Gauss(rng::Xoshiro256PlusPlus);
+
+impl Gauss {
+    fn new(seed: u64) -> Self {
+        Self(rng::Xoshiro256PlusPlus::from_seed_stream(seed, 0))
+    }
+    fn next(&mut self) -> f64 {
+        let u1 = 1.0 - self.0.next_f64();
+        let u2 = self.0.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// `k` runs of `n` samples: run `r` has median `scale * (1 + between * z_r)`
+/// and relative within-run noise `within`.
+fn runs_of(
+    g: &mut Gauss,
+    k: usize,
+    n: usize,
+    scale: f64,
+    between: f64,
+    within: f64,
+) -> Vec<Vec<f64>> {
+    (0..k)
+        .map(|_| {
+            let level = scale * (1.0 + between * g.next());
+            (0..n).map(|_| level * (1.0 + within * g.next())).collect()
+        })
+        .collect()
+}
+
+fn pooled(runs: &[Vec<f64>]) -> Vec<f64> {
+    runs.concat()
+}
+
+#[test]
+fn run_group_pools_sorts_and_keeps_each_run() {
+    let runs = vec![
+        vec![3.0, 1.0, 2.0],
+        vec![2.0, 10.0],
+        vec![0.5, 4.0, 4.0, 6.0],
+    ];
+    let g = RunGroup::new(&runs).unwrap();
+    let mut all = pooled(&runs);
+    all.sort_unstable_by(f64::total_cmp);
+    assert_eq!(g.pooled_sorted(), &all[..]);
+    assert_eq!(g.n_runs(), 3);
+    assert_eq!(g.run_medians(), &[2.0, 6.0, 4.0]);
+    assert_eq!(g.median(), 3.0);
+    // (6 - 2) / 4
+    assert_eq!(g.spread(), Some(1.0));
+    assert_eq!(RunGroup::new(&[vec![1.0, 5.0]]).unwrap().spread(), None);
+}
+
+#[test]
+fn run_group_rejects_bad_input_naming_the_run() {
+    let none: [Vec<f64>; 0] = [];
+    assert!(matches!(
+        RunGroup::new(&none),
+        Err(Error::InvalidArgument(_))
+    ));
+    let err = RunGroup::new(&[vec![1.0], vec![]]).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.starts_with("run 1: no samples")),
+        "{err}"
+    );
+    let err = RunGroup::new(&[vec![1.0], vec![2.0, f64::NAN]]).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.starts_with("run 1: sample 1")),
+        "{err}"
+    );
+    // One run: the one-sample errors, unchanged.
+    assert_eq!(
+        RunGroup::new(&[Vec::<f64>::new()]).unwrap_err(),
+        Error::Empty
+    );
+    assert_eq!(
+        RunGroup::new(&[vec![f64::INFINITY]]).unwrap_err(),
+        Error::NonFinite { index: 0 }
+    );
+    let a = RunGroup::new(&[vec![1.0], vec![0.0, 2.0]]).unwrap();
+    let b = RunGroup::new(&[vec![1.0]]).unwrap();
+    assert!(matches!(
+        hierarchical_ratio_ci(&a, &b, Statistic::Median, 10, 0.95, 0),
+        Err(Error::InvalidArgument(_))
+    ));
+    for (resamples, confidence) in [(0, 0.95), (10, 1.0)] {
+        assert!(matches!(
+            hierarchical_ratio_ci(&b, &b, Statistic::Median, resamples, confidence, 0),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}
+
+#[test]
+fn hierarchical_is_wider_than_pooled_when_run_medians_differ() {
+    let mut g = Gauss::new(11);
+    // Runs 3% apart (between) with 1% noise inside each run.
+    let a = runs_of(&mut g, 3, 400, 1e-3, 0.03, 0.01);
+    let b = runs_of(&mut g, 3, 400, 1e-3, 0.03, 0.01);
+    let (ga, gb) = (RunGroup::new(&a).unwrap(), RunGroup::new(&b).unwrap());
+    assert!(ga.spread().unwrap() > 0.01 && gb.spread().unwrap() > 0.01);
+    let (hl, hh) = hierarchical_ratio_ci(&ga, &gb, Statistic::Median, 4000, 0.95, 5).unwrap();
+    let (pl, ph) =
+        bootstrap_ratio_ci(&pooled(&a), &pooled(&b), Statistic::Median, 4000, 0.95, 5).unwrap();
+    assert!(
+        hh - hl > 3.0 * (ph - pl),
+        "hierarchical ({hl}, {hh}) pooled ({pl}, {ph})"
+    );
+    // Both intervals are around the same point estimate.
+    let ratio = gb.median() / ga.median();
+    assert!(hl <= ratio && ratio <= hh && pl <= ratio && ratio <= ph);
+    // Runs that agree: the two levels add little to the pooled width.
+    let a = runs_of(&mut g, 3, 400, 1e-3, 0.0, 0.01);
+    let b = runs_of(&mut g, 3, 400, 1e-3, 0.0, 0.01);
+    let (ga, gb) = (RunGroup::new(&a).unwrap(), RunGroup::new(&b).unwrap());
+    let (hl, hh) = hierarchical_ratio_ci(&ga, &gb, Statistic::Median, 4000, 0.95, 5).unwrap();
+    let (pl, ph) =
+        bootstrap_ratio_ci(&pooled(&a), &pooled(&b), Statistic::Median, 4000, 0.95, 5).unwrap();
+    let w = (hh - hl) / (ph - pl);
+    assert!(
+        (0.8..2.0).contains(&w),
+        "width ratio {w}: ({hl}, {hh}) vs ({pl}, {ph})"
+    );
+}
+
+#[test]
+fn hierarchical_covers_the_truth_where_pooling_does_not() {
+    // A/A experiments with 2% between-run noise: the true ratio is 1.
+    let mut g = Gauss::new(2024);
+    let (trials, mut covered_h, mut covered_p) = (60, 0, 0);
+    for t in 0..trials {
+        let a = runs_of(&mut g, 5, 200, 1e-3, 0.02, 0.01);
+        let b = runs_of(&mut g, 5, 200, 1e-3, 0.02, 0.01);
+        let (ga, gb) = (RunGroup::new(&a).unwrap(), RunGroup::new(&b).unwrap());
+        let (hl, hh) = hierarchical_ratio_ci(&ga, &gb, Statistic::Median, 1000, 0.95, t).unwrap();
+        let (pl, ph) =
+            bootstrap_ratio_ci(&pooled(&a), &pooled(&b), Statistic::Median, 1000, 0.95, t).unwrap();
+        covered_h += usize::from(hl <= 1.0 && 1.0 <= hh);
+        covered_p += usize::from(pl <= 1.0 && 1.0 <= ph);
+    }
+    // Nominal 95%.
+    assert!(
+        covered_h >= 52,
+        "hierarchical covered {covered_h} of {trials}"
+    );
+    assert!(covered_p <= 30, "pooled covered {covered_p} of {trials}");
+    // Three runs per side: the few-runs inflation keeps the coverage up.
+    let mut covered = 0;
+    for t in 0..trials {
+        let a = RunGroup::new(&runs_of(&mut g, 3, 200, 1e-3, 0.02, 0.005)).unwrap();
+        let b = RunGroup::new(&runs_of(&mut g, 3, 200, 1e-3, 0.02, 0.005)).unwrap();
+        let (lo, hi) = hierarchical_ratio_ci(&a, &b, Statistic::Median, 1000, 0.95, t).unwrap();
+        covered += usize::from(lo <= 1.0 && 1.0 <= hi);
+    }
+    assert!(covered >= 52, "three runs covered {covered} of {trials}");
+}
+
+#[test]
+fn normal_and_student_quantiles_match_scipy() {
+    // scipy.stats.norm.ppf((1 + c) / 2) and scipy.stats.t.ppf((1 + c) / 2, nu).
+    let z = [
+        (0.95, 1.959_963_984_540_054),
+        (0.99, 2.575_829_303_548_900_4),
+    ];
+    for (c, want) in z {
+        let got = student::normal_central_quantile(c).unwrap();
+        assert!(close(got, want, 1e-12), "z({c}) = {got}");
+    }
+    let t = [
+        (0.95, 1, 12.706_204_736_174_694),
+        (0.95, 2, 4.302_652_729_749_462),
+        (0.95, 3, 3.182_446_305_283_707_8),
+        (0.95, 4, 2.776_445_105_197_793_4),
+        (0.95, 5, 2.570_581_835_636_314_6),
+        (0.95, 8, 2.306_004_135_204_166),
+        (0.95, 20, 2.085_963_447_265_864),
+        (0.95, 100, 1.983_971_518_523_551_8),
+        (0.9, 4, 2.131_846_786_326_649_5),
+        (0.99, 1, 63.656_741_162_871_526),
+        (0.99, 3, 5.840_909_309_733_355),
+        (0.5, 1, 1.0),
+        (0.5, 2, 0.816_496_580_927_726_1),
+    ];
+    for (c, nu, want) in t {
+        let got = student::student_central_quantile(c, nu).unwrap();
+        assert!(close(got, want, 1e-12), "t({c}, {nu}) = {got}, want {want}");
+    }
+    assert!(student::student_central_quantile(0.95, 0).is_err());
+    assert!(student::student_central_quantile(1.0, 3).is_err());
+    assert!(student::normal_central_quantile(0.0).is_err());
+    // The factors of the module docs.
+    let (c3, _) = run_factors(3, 3, 0.95).unwrap();
+    assert!(close(c3, 1.734_948_667_482_408_2, 1e-12), "{c3}");
+    assert_eq!(run_factors(1, 1, 0.95).unwrap(), (1.0, 1.0));
+    let (c2, c1) = run_factors(2, 1, 0.95).unwrap();
+    assert!(close(c2, 9.168_172_071_490_575, 1e-12) && c1 == 1.0, "{c2}");
+}
+
+#[test]
+fn few_runs_are_inflated_on_the_log_scale() {
+    // Two constant runs at 1 and 4 (geometric mean 2) against one run: the
+    // pool holds 2 * 2^(-c) and 2 * 2^c with c = sqrt(2) t_1 / z. Drawn runs
+    // give 2*2^(-c) (p = 1/4), the mean of both (1/2), 2*2^c (1/4), so the
+    // 95% interval of 1 / median is exactly [2^(-1-c), 2^(c-1)].
+    let a = RunGroup::new(&[vec![1.0; 51], vec![4.0; 51]]).unwrap();
+    let b = RunGroup::new(&[vec![1.0; 7]]).unwrap();
+    let (lo, hi) = hierarchical_ratio_ci(&a, &b, Statistic::Median, 4000, 0.95, 1).unwrap();
+    let c = 9.168_172_071_490_575;
+    assert!(close(lo, 2f64.powf(-1.0 - c), 1e-9), "{lo}");
+    assert!(close(hi, 2f64.powf(c - 1.0), 1e-9), "{hi}");
+    // The point estimates are the samples as measured.
+    assert_eq!((a.median(), a.run_medians()), (2.5, &[1.0, 4.0][..]));
+    assert_eq!(a.spread(), Some(1.2));
+    // A run median that is not positive: nothing is rescaled, so the
+    // interval of b/a with the groups swapped spans exactly the two runs.
+    let neg = RunGroup::new(&[vec![-1.0; 51], vec![4.0; 51]]).unwrap();
+    let one = RunGroup::new(&[vec![2.0; 5]]).unwrap();
+    let (lo, hi) = hierarchical_ratio_ci(&one, &neg, Statistic::Median, 4000, 0.95, 1).unwrap();
+    assert_eq!((lo, hi), (-0.5, 2.0));
+}
+
+#[test]
+fn hierarchical_is_independent_of_thread_count() {
+    let mut g = Gauss::new(3);
+    let a = RunGroup::new(&runs_of(&mut g, 4, 301, 1.0, 0.02, 0.01)).unwrap();
+    let b = RunGroup::new(&runs_of(&mut g, 2, 250, 1.0, 0.02, 0.01)).unwrap();
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| hierarchical_ratio_ci(&a, &b, Statistic::Median, 1000, 0.95, 9).unwrap())
+    };
+    assert_eq!(run(1), run(3));
+    let m = hierarchical_ratio_ci(&a, &b, Statistic::Mean, 1000, 0.95, 9).unwrap();
+    assert!(m.0 < m.1 && m.0 > 0.8 && m.1 < 1.25, "{m:?}");
+}
+
 fn samples_strategy() -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(-1e6..1e6_f64, 1..300)
 }
@@ -251,5 +493,21 @@ proptest! {
     fn outlier_fraction_in_unit_interval(x in samples_strategy()) {
         let o = outliers(&x).unwrap();
         prop_assert!((0.0..=1.0).contains(&o.fraction));
+    }
+
+    #[test]
+    fn hierarchical_with_one_run_is_the_one_sample_bootstrap(
+        a in prop::collection::vec(0.1..1e3_f64, 1..300),
+        b in prop::collection::vec(-1e3..1e3_f64, 1..300),
+        seed in any::<u64>(),
+        mean in any::<bool>(),
+    ) {
+        let statistic = if mean { Statistic::Mean } else { Statistic::Median };
+        let (ga, gb) = (RunGroup::new(&[&a[..]]).unwrap(), RunGroup::new(&[&b[..]]).unwrap());
+        let h = hierarchical_ratio_ci(&ga, &gb, statistic, 300, 0.9, seed).unwrap();
+        let p = bootstrap_ratio_ci(&a, &b, statistic, 300, 0.9, seed).unwrap();
+        // Bit for bit: the same draws in the same order.
+        prop_assert_eq!(h.0.to_bits(), p.0.to_bits());
+        prop_assert_eq!(h.1.to_bits(), p.1.to_bits());
     }
 }

@@ -7,14 +7,17 @@
 //! the budget ends.
 //!
 //! * [`clock`]: the monotonic clock, its resolution, loop overhead.
+//! * [`core_clock`]: the CPU core's clock rate, measured.
 //! * [`plan`]: the sampler's settings and their validation.
 //! * [`sampler`]: the plan itself and its result.
 
 pub mod clock;
+pub mod core_clock;
 pub mod plan;
 pub mod sampler;
 
 pub use clock::{clock_resolution, loop_overhead, rust_loop_overhead, HostLoop};
+pub use core_clock::{core_clock_hz, core_clock_supported};
 pub use plan::SamplerConfig;
 pub use sampler::{SampleResult, Sampler, StopReason};
 

@@ -229,3 +229,20 @@ fn real_spin_workload_is_measured_within_a_few_percent() {
     assert!((r.median_s / truth - 1.0).abs() < 0.05, "{r:?}");
     assert!(r.k >= 5);
 }
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[test]
+fn add_chain_performs_every_addition() {
+    assert_eq!(core_clock::add_chain(1), 64);
+    assert_eq!(core_clock::add_chain(1000), 64_000);
+}
+
+#[test]
+fn core_clock_is_a_plausible_cpu_frequency() {
+    let hz = core_clock_hz(0.005, 3);
+    assert_eq!(hz.is_some(), core_clock_supported());
+    if let Some(hz) = hz {
+        // Any core of the last 15 years, even heavily shared, runs 0.2-7 GHz.
+        assert!((0.2e9..7.0e9).contains(&hz), "{hz} Hz");
+    }
+}
