@@ -26,7 +26,8 @@
 use rayon::prelude::*;
 
 use super::float::{as_bytes, Bf16, DType, Format, F16, F32, F64};
-use super::kernel::{self, Acc, Isa, Reference, Same};
+use super::isa::{self, Isa};
+use super::kernel::{Acc, Reference, Same};
 use super::Buffer;
 use crate::{Error, Result};
 
@@ -153,7 +154,7 @@ pub(crate) fn against_f64<F: Format>(
     out.par_chunks(CHUNK)
         .zip(reference.par_chunks(CHUNK))
         .enumerate()
-        .map(|(c, (o, r))| kernel::chunk::<Reference<F>>(isa, o, r, c * CHUNK, tol))
+        .map(|(c, (o, r))| isa::chunk::<Reference<F>>(isa, o, r, c * CHUNK, tol))
         .reduce(Acc::new, Acc::merge)
         .finish(F::DTYPE)
 }
@@ -174,7 +175,7 @@ pub(crate) fn same_dtype<F: Format>(
             if as_bytes::<F>(x) == as_bytes::<F>(y) {
                 Acc::identical(x.len())
             } else {
-                kernel::chunk::<Same<F>>(isa, x, y, c * CHUNK, tol)
+                isa::chunk::<Same<F>>(isa, x, y, c * CHUNK, tol)
             }
         })
         .reduce(Acc::new, Acc::merge)

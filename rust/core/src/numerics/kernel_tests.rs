@@ -4,11 +4,12 @@
 // Exact float equality is the point of these tests: bits and maxima must match exactly.
 #![allow(clippy::float_cmp)]
 
-use super::{bucket, Isa, BLOCK};
+use super::{bucket, BLOCK};
 use crate::numerics::compare::{against_f64, same_dtype, ulp_bucket, CHUNK, HIST_BUCKETS};
 use crate::numerics::float::{
     bf16_to_f32, f16_to_f32_slow, f16_to_f64, round_f64_to_bits, Bf16, DType, Format, F16, F32, F64,
 };
+use crate::numerics::isa::Isa;
 use crate::numerics::{Comparison, Tolerance};
 
 /// `SplitMix64`: a reproducible stream of 64-bit words.

@@ -6,9 +6,9 @@
 //! * [`compare`]: one parallel pass giving max abs/rel error, ULP max/mean
 //!   and histogram, the count outside a tolerance, NaN/Inf pattern
 //!   mismatches and bitwise equality.
-//! * `kernel`: that pass's branch-free, vectorised chunk kernel, compiled
-//!   for the baseline target and (x86-64) for AVX2 and AVX-512, chosen at
-//!   run time.
+//! * `kernel`: that pass's branch-free, vectorised chunk kernel; `isa`
+//!   compiles it for the baseline target and (x86-64) for AVX2 and
+//!   AVX-512, and picks one at run time.
 //! * [`hash`]: a block-parallel 64-bit hash and the fingerprint (hash plus
 //!   values at fixed positions) stored with every run.
 //!
@@ -22,6 +22,7 @@
 pub mod compare;
 pub mod float;
 pub mod hash;
+mod isa;
 mod kernel;
 
 pub use compare::{
