@@ -75,7 +75,7 @@ def _probe(session: nox.Session, expr: str) -> str:
     return str(out or "").strip().splitlines()[-1] if out else ""
 
 
-def _prepare(session: nox.Session, backend: str) -> str:
+def _prepare(session: nox.Session, backend: str, task: str) -> str:
     """Check the device is there, install torch only if the venv lacks one; return the spec."""
     import os
     import platform
@@ -83,10 +83,10 @@ def _prepare(session: nox.Session, backend: str) -> str:
     spec, expr, hint = _DEVICES[backend]
     nodes = _HARDWARE_HINT.get(backend)
     if nodes and not any(os.path.exists(p) for p in nodes):
-        session.error(f"{backend}: no {backend} device on this machine "
+        session.error(f"{task}-{backend}: no {backend} device on this machine "
                       f"({', '.join(nodes)} absent); {hint}")
     if backend == "mps" and not (platform.system() == "Darwin" and platform.machine() == "arm64"):
-        session.error(f"mps: not an Apple silicon Mac; {hint}")
+        session.error(f"{task}-mps: not an Apple silicon Mac; {hint}")
     state = _probe(session, expr)
     if state == "no-torch":
         index = _TORCH_INDEX.get(backend)
@@ -95,7 +95,7 @@ def _prepare(session: nox.Session, backend: str) -> str:
             session.install("torch-npu")
         state = _probe(session, expr)
     if state != "True":
-        session.error(f"{backend}: the PyTorch in this environment cannot use the device "
+        session.error(f"{task}-{backend}: the PyTorch in this environment cannot use the device "
                       f"({expr} is {state or 'False'}); {hint}")
     return spec
 
@@ -103,7 +103,7 @@ def _prepare(session: nox.Session, backend: str) -> str:
 def _bench(session: nox.Session, backend: str) -> None:
     import os
 
-    spec = _prepare(session, backend)
+    spec = _prepare(session, backend, "bench")
     session.install(".[plot]")
     out = f"runs/bench-{backend}"
     session.run("accelbench", "run", "--device", spec, "--suite", "standard", "--out", out,
@@ -125,7 +125,7 @@ def _validate(session: nox.Session, backend: str) -> None:
     """
     import os
 
-    spec = _prepare(session, backend)
+    spec = _prepare(session, backend, "validate")
     if session.venv_backend != "none":  # --no-venv: check the environment already active
         session.install(".[test]")
     os.makedirs("runs", exist_ok=True)

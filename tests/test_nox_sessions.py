@@ -16,15 +16,17 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(importlib.util.find_spec("nox") is None, reason="nox not installed")
 @pytest.mark.skipif(platform.system() == "Darwin" and platform.machine() == "arm64",
                     reason="this machine has an MPS device")
-def test_bench_session_without_device_fails_fast_with_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("task", ["bench", "validate"])
+def test_device_session_without_device_fails_fast_with_reason(tmp_path: Path, task: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-s", "bench-mps",
+        [sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-s", f"{task}-mps",
          "--envdir", str(tmp_path / "envs")],
         capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
     )
     assert proc.returncode != 0
-    assert "bench-mps: not an Apple silicon Mac" in proc.stdout + proc.stderr
+    assert f"{task}-mps: not an Apple silicon Mac" in proc.stdout + proc.stderr
     assert not (REPO / "runs" / "bench-mps").exists()
+    assert not (REPO / "runs" / "validate-mps.log").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nox") is None, reason="nox not installed")
@@ -33,4 +35,5 @@ def test_device_sessions_are_listed_and_not_default() -> None:
                           capture_output=True, text=True, timeout=60, check=True, cwd=REPO)
     for backend in ("cpu", "cuda", "rocm", "xpu", "mps", "npu"):
         assert f"- bench-{backend} ->" in proc.stdout  # "-": not run by a bare `nox`
+        assert f"- validate-{backend} ->" in proc.stdout
     assert "- publish ->" in proc.stdout
