@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -140,14 +141,19 @@ def _write_catalog(tmp_path: Path, modes: list[tuple[str, str]]) -> Path:
 def test_ctrl_c_stops_cleanly_with_a_valid_partial_run(tmp_path: Path) -> None:
     catalog = _write_catalog(tmp_path, [("healthy", "ok"), ("hang", "hang"), ("after", "ok")])
     marker = new_marker()
-    env = env_with(marker, TESTS_DIR)
+    env = env_with(marker, TESTS_DIR) | {"PYTHONFAULTHANDLER": "1"}
     proc = start_cli(["run", "--device", "cpu", "--suite", str(catalog), "--out", "out", "-q",
                       *FAST, "--case-timeout", "300"], tmp_path, env)
     try:
         run = wait_for(tmp_path / "out", lambda evs: any(
             e.get("event") == "case_start" and "hang" in e["key"] for e in evs), proc)
         os.kill(proc.pid, signal.SIGINT)
-        _out, err = proc.communicate(timeout=30)
+        try:
+            _out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGABRT)  # the fault handler prints every thread's stack
+            _out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"still running 60 s after Ctrl-C:\n{err[-6000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -111,6 +111,23 @@ fn mann_whitney_u(
     })
 }
 
+/// The comparison settings of both compare functions (`resamples` checked).
+fn compare_config(
+    threshold: f64,
+    alpha: f64,
+    confidence: f64,
+    resamples: i64,
+    seed: u64,
+) -> PyResult<CompareConfig> {
+    Ok(CompareConfig {
+        threshold,
+        alpha,
+        confidence,
+        resamples: count("resamples", resamples)?,
+        seed,
+    })
+}
+
 /// Compares candidate times `b` against baseline times `a`: bootstrap CI of
 /// `median(b) / median(a)`, Mann–Whitney p-value and the verdict.
 #[pyfunction]
@@ -126,13 +143,7 @@ fn compare_samples(
     resamples: i64,
     seed: u64,
 ) -> PyResult<PyComparison> {
-    let config = CompareConfig {
-        threshold,
-        alpha,
-        confidence,
-        resamples: count("resamples", resamples)?,
-        seed,
-    };
+    let config = compare_config(threshold, alpha, confidence, resamples, seed)?;
     let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
     Ok(compute(py, || ab::compare(&xa, &xb, &config))?.into())
 }
@@ -169,13 +180,7 @@ fn compare_groups(
     resamples: i64,
     seed: u64,
 ) -> PyResult<PyComparison> {
-    let config = CompareConfig {
-        threshold,
-        alpha,
-        confidence,
-        resamples: count("resamples", resamples)?,
-        seed,
-    };
+    let config = compare_config(threshold, alpha, confidence, resamples, seed)?;
     let (ra, rb) = (extract_runs("a", a)?, extract_runs("b", b)?);
     Ok(compute(py, || ab::compare_groups(&ra, &rb, &config))?.into())
 }

@@ -22,50 +22,25 @@ use std::time::Instant;
 const CHAIN: u64 = 64;
 
 /// Runs `iterations x CHAIN` dependent additions; returns the chain's value
-/// (so the work cannot be dropped).
-#[cfg(target_arch = "x86_64")]
+/// (so the work cannot be dropped). The loop differs per architecture only
+/// in its mnemonics.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) fn add_chain(iterations: u64) -> u64 {
     let mut x: u64 = 0;
     let mut n = iterations.max(1);
     // SAFETY: register arithmetic only (no memory, no stack); `n` counts
     // down to zero so the loop ends; every clobbered register is an operand.
     unsafe {
+        #[cfg(target_arch = "x86_64")]
         core::arch::asm!(
-            "2:",
-            ".rept 64",
-            "add {x}, {one}",
-            ".endr",
-            "dec {n}",
-            "jnz 2b",
-            x = inout(reg) x,
-            n = inout(reg) n,
-            one = in(reg) 1u64,
+            "2:", ".rept 64", "add {x}, {one}", ".endr", "dec {n}", "jnz 2b",
+            x = inout(reg) x, n = inout(reg) n, one = in(reg) 1u64,
             options(nomem, nostack),
         );
-    }
-    let _ = n;
-    x
-}
-
-/// Runs `iterations x CHAIN` dependent additions; returns the chain's value
-/// (so the work cannot be dropped).
-#[cfg(target_arch = "aarch64")]
-pub(crate) fn add_chain(iterations: u64) -> u64 {
-    let mut x: u64 = 0;
-    let mut n = iterations.max(1);
-    // SAFETY: register arithmetic only (no memory, no stack); `n` counts
-    // down to zero so the loop ends; every clobbered register is an operand.
-    unsafe {
+        #[cfg(target_arch = "aarch64")]
         core::arch::asm!(
-            "2:",
-            ".rept 64",
-            "add {x}, {x}, {one}",
-            ".endr",
-            "subs {n}, {n}, #1",
-            "b.ne 2b",
-            x = inout(reg) x,
-            n = inout(reg) n,
-            one = in(reg) 1u64,
+            "2:", ".rept 64", "add {x}, {x}, {one}", ".endr", "subs {n}, {n}, #1", "b.ne 2b",
+            x = inout(reg) x, n = inout(reg) n, one = in(reg) 1u64,
             options(nomem, nostack),
         );
     }
