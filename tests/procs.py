@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,10 +56,20 @@ def wait_no_marked(marker: str, timeout: float = 10.0) -> list[int]:
     return alive
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start the CLI as a user's terminal would: with Ctrl-C (SIGINT) at its default.
+
+    A test run started in the background of a non-interactive shell inherits
+    SIGINT *ignored* (POSIX), and Python then installs no KeyboardInterrupt
+    handler in its children; the tests that press Ctrl-C need the default.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "accelbench", *args], cwd=cwd, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint,
     )
 
 
