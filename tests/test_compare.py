@@ -23,7 +23,7 @@ k = {k}
 dtypes = ["fp32"]
 [[case]]
 name = "sq"
-size = [48, 96, 160]
+size = {sizes}
 dtypes = ["fp32"]
 """
 #: Short budgets; one torch thread so the runs do not fight over the two cores.
@@ -39,18 +39,25 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300, cwd=cwd, env=env, check=False)
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two runs of one suite (A1, A2) and a run where `probe` does 4x the work (B)."""
-    root = tmp_path_factory.mktemp("cmp")
-    (root / "a.toml").write_text(SUITE.format(k=256))
-    (root / "b.toml").write_text(SUITE.format(k=1024))
+def make_runs(root: Path, names: list[str], sizes: tuple[int, ...] = (48, 96, 160)
+              ) -> dict[str, Path]:
+    """Real CPU runs, in the order named: ``a*`` runs of the suite, ``b*`` runs where
+    `probe` does 4x the work; returns each name's run directory."""
+    for side, k in (("a", 256), ("b", 1024)):
+        (root / f"{side}.toml").write_text(SUITE.format(k=k, sizes=list(sizes)))
     out = {}
-    for name, suite in (("a1", "a.toml"), ("a2", "a.toml"), ("b", "b.toml")):
-        proc = _cli("run", "--device", "cpu", "--suite", suite, "--out", name, *FLAGS, cwd=root)
+    for name in names:
+        proc = _cli("run", "--device", "cpu", "--suite", f"{name[0]}.toml", "--out", name,
+                    *FLAGS, cwd=root)
         assert proc.returncode == 0, proc.stderr
         (out[name],) = (root / name).iterdir()
     return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two runs of one suite (A1, A2) and a run where `probe` does 4x the work (B)."""
+    return make_runs(tmp_path_factory.mktemp("cmp"), ["a1", "a2", "b"])
 
 
 def test_same_suite_twice_reports_no_change(runs: dict[str, Path], tmp_path: Path) -> None:

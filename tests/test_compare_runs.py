@@ -4,10 +4,7 @@ two-level bootstrap behind it (reduction to one run, run-to-run noise in the CI)
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -21,41 +18,14 @@ from accelbench.compare import case_samples, compare_groups, compare_runs
 from accelbench.errors import InputError
 from accelbench.results import load_samples
 
-SUITE = """
-family = "matmul"
-[[case]]
-name = "probe"
-m = [128]
-n = 256
-k = {k}
-dtypes = ["fp32"]
-[[case]]
-name = "sq"
-size = [48, 96]
-dtypes = ["fp32"]
-"""
-#: Short budgets; one torch thread so the runs do not fight over the two cores.
-FLAGS = ["--warmup", "0.05", "--max-case-time", "0.3", "--min-samples", "10", "-q"]
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="200", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "accelbench", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=env, check=False)
+from .test_compare import _cli, make_runs
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two runs of a suite (a1, a2) and two where `probe` does 4x the work (b1, b2)."""
-    root = tmp_path_factory.mktemp("cmpruns")
-    (root / "a.toml").write_text(SUITE.format(k=256))
-    (root / "b.toml").write_text(SUITE.format(k=1024))
-    out = {}
-    for name, suite in (("a1", "a.toml"), ("b1", "b.toml"), ("a2", "a.toml"), ("b2", "b.toml")):
-        proc = _cli("run", "--device", "cpu", "--suite", suite, "--out", name, *FLAGS, cwd=root)
-        assert proc.returncode == 0, proc.stderr
-        (out[name],) = (root / name).iterdir()
-    return out
+    return make_runs(tmp_path_factory.mktemp("cmpruns"), ["a1", "b1", "a2", "b2"],
+                     sizes=(48, 96))
 
 
 def test_two_runs_per_side_find_the_slowdown_and_report_runs(runs: dict[str, Path],
