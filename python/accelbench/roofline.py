@@ -23,7 +23,6 @@ with the peak sources below it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ import pandas as pd
 from rich.table import Table
 
 from accelbench.peaks import KINDS, Peak, peak_for
+from accelbench.report import as_float
 
 __all__ = ["ROOFLINE_COLUMNS", "annotate", "peak_sources", "roofline_table"]
 
@@ -52,13 +52,9 @@ PeakLookup = Callable[[str, str], "Peak | None"]
 
 
 def _num(value: Any) -> float | None:
-    if value is None or value is pd.NA:
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) and out > 0 else None
+    """A finite positive float (a throughput), else None."""
+    out = as_float(value)
+    return out if out is not None and out > 0 else None
 
 
 def annotate(frame: pd.DataFrame, lookup: PeakLookup = peak_for) -> pd.DataFrame:
