@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from accelbench.devices import Device, resolve_device
-from accelbench.runner import Settings, measure_case
+from accelbench.measure.case import measure_case
+from accelbench.measure.core import Settings
 from accelbench.workloads.base import Case
 
 

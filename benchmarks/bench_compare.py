@@ -58,12 +58,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from accelbench import _core, runner
-from accelbench.catalog import load_suite
-from accelbench.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, case_samples
+from accelbench import _core
+from accelbench.measure import case as measured_case
+from accelbench.workloads.catalog import load_suite
+from accelbench.analysis.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, case_samples
 from accelbench.devices import Device, resolve_device
 from accelbench.results import RunDir, load_samples
-from accelbench.runner import Runner, Settings
+from accelbench.measure.core import Settings
+from accelbench.measure.runner import Runner
 from accelbench.workloads import get_family
 from accelbench.workloads.base import Case, Prepared
 
@@ -159,13 +161,13 @@ def one_run(out: Path, cases: list[Case], settings: Settings, device: Device,
             family: Callable[[str], Any] | None = None) -> Path:
     run = RunDir.create(out, device.slug)
     run.write_meta({"schema_version": 1, "settings": settings.as_dict()})
-    original = runner.get_family
+    original = measured_case.get_family
     if family is not None:
-        runner.get_family = family  # type: ignore[assignment]
+        measured_case.get_family = family  # type: ignore[assignment]
     try:
         Runner(device, settings, run).run(cases)
     finally:
-        runner.get_family = original
+        measured_case.get_family = original
     run.finalize()
     return run.path
 
@@ -174,7 +176,7 @@ Runs = list[dict[Key, np.ndarray]]
 
 
 def verdict_at(ci_low: float, ci_high: float, p: float, t: float) -> str:
-    """The verdict rule of ``accelbench.compare`` at threshold ``t``."""
+    """The verdict rule of ``accelbench.analysis.compare`` at threshold ``t``."""
     if p < DEFAULT_ALPHA and ci_low > 1 + t:
         return "slower"
     if p < DEFAULT_ALPHA and ci_high < 1 / (1 + t):
@@ -359,7 +361,7 @@ def main() -> None:
     for label, rows in (("1 run per side", one), (f"{group} runs per side", multi)):
         chosen, why = choose(rows)
         print(f"chosen threshold, {label}: {100 * chosen:g}% ({why})")
-    print(f"default in accelbench.compare: {100 * DEFAULT_THRESHOLD:g}%")
+    print(f"default in accelbench.analysis.compare: {100 * DEFAULT_THRESHOLD:g}%")
 
 
 def _key(c: Case) -> Key:

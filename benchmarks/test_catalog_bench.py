@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from accelbench.catalog import load_suite
+from accelbench.workloads.catalog import load_suite
 from accelbench.pytest_plugin import AccelBenchmark
 from accelbench.workloads.base import Case
 

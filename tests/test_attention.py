@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from accelbench.catalog import load_family_file
+from accelbench.workloads.catalog import load_family_file
 from accelbench.devices import CpuDevice
 from accelbench.errors import CatalogError, UnsupportedError
 from accelbench.workloads import attention
@@ -84,7 +84,7 @@ def test_every_available_backend_matches_math_and_float64(variant: str, pas: str
     math = _prepare(params, "math", pas)
     math.fn()
     ref = math.reference()
-    out_math = math.output()[math.extra["reference_slice"]]
+    out_math = math.output()[math.reference_slice]
     assert (out_math.double() - ref).abs().max().item() < 1e-5
     ran = 0
     for backend in attention.BACKENDS:
@@ -106,7 +106,7 @@ def test_flash_runs_on_cpu_and_efficient_is_unsupported_with_reason() -> None:
     params = VARIANTS["prefill causal gqa"]
     prep = _prepare(params, "flash", dtype="bf16")
     prep.fn()
-    err = (prep.output()[prep.extra["reference_slice"]].double() - prep.reference()).abs().max()
+    err = (prep.output()[prep.reference_slice].double() - prep.reference()).abs().max()
     assert err.item() < 3e-2  # bf16 inputs, bf16 output
     with pytest.raises(UnsupportedError, match="'efficient' has no kernel"):
         _prepare(params, "efficient")
@@ -124,7 +124,7 @@ def test_reference_slice_bounds_the_reference(monkeypatch: pytest.MonkeyPatch) -
     prep.fn()
     ref = prep.reference()
     assert ref.shape == (1, 2, 10, 32)  # batch 0, KV group 0's two heads, the last 10 rows
-    got = prep.output()[prep.extra["reference_slice"]]
+    got = prep.output()[prep.reference_slice]
     assert got.shape == ref.shape
     assert (got.double() - ref).abs().max().item() < 1e-5
 

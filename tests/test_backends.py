@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from accelbench import _core
-from accelbench.backends.facts import event_api, probe_events
-from accelbench.backends.timers import (
+from accelbench.devices.facts import event_api, probe_events
+from accelbench.devices.timers import (
     ColdEventTimer,
     EventApi,
     EventTimer,

@@ -16,7 +16,8 @@ import torch
 import accelbench
 from accelbench.cli import main
 from accelbench.devices import CpuDevice
-from accelbench.runner import Settings, measure_case
+from accelbench.measure.case import measure_case
+from accelbench.measure.core import Settings
 from accelbench.workloads.matmul import FAMILY as MATMUL
 from tests.conftest import FAST
 from tests.procs import only_run

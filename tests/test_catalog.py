@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from accelbench.catalog import catalog_dir, filter_cases, load_catalog, load_suite
+from accelbench.workloads.catalog import catalog_dir, filter_cases, load_catalog, load_suite
 from accelbench.errors import CatalogError
 
 

@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from accelbench import _core, load
-from accelbench.consistency import compare_runs
+from accelbench.analysis.consistency import check_consistency
 from accelbench.devices import CpuDevice
 from accelbench.results import RunDir, load_fingerprints
-from accelbench.runner import Settings, measure_case
+from accelbench.measure.case import measure_case
+from accelbench.measure.core import Settings
 from accelbench.workloads import FAMILIES
 from accelbench.workloads.base import Case, Prepared
 
@@ -55,7 +56,7 @@ class FakeFamily:
         return Prepared(fn=run, flops=2 * 48**3, bytes=3 * 48 * 48 * 4,
                         output=lambda: state["out"],
                         reference=lambda: a.double() @ b.double(),
-                        extra={"reduction_length": 48})
+                        reduction_length=48)
 
 
 @pytest.fixture
@@ -103,14 +104,21 @@ def test_one_wrong_row_is_a_mismatch_with_its_first_index(fake: None) -> None:
     assert "first at flat index 144" in row["error"]  # row 3, column 0
 
 
-def test_above_peak_hook_flags_impossible_throughput(
-    fake: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import accelbench.checks as checks
+def test_above_peak_is_flagged_by_the_roofline_annotation(fake: None) -> None:
+    from accelbench.analysis.peaks import Peak
+    from accelbench.analysis.roofline import annotate
+    from accelbench.results.schema import results_frame
 
-    monkeypatch.setattr(checks, "peak_for", lambda name, dtype: 1e-9)  # 1 kFLOP/s "peak"
     row = _measure("ok")
-    assert "above_peak" in row["flags"] and row["suspect"] is True
+    assert "above_peak" not in row["flags"] and row["suspect"] is False
+
+    def tiny(name: str, kind: str) -> Peak | None:  # a 1 kFLOP/s "peak"
+        return Peak(1e-9, "TFLOP/s", "test", False, name) if kind == "fp32" else None
+
+    out = annotate(results_frame([row]), tiny)
+    assert out["flags"][0].split(",")[-1] == "above_peak" and out["suspect"][0]
+    again = annotate(out, tiny)  # annotating twice does not repeat the flag
+    assert again["flags"][0].count("above_peak") == 1
 
 
 def test_matmul_reference_covers_a_row_subset_for_big_shapes() -> None:
@@ -121,7 +129,7 @@ def test_matmul_reference_covers_a_row_subset_for_big_shapes() -> None:
     assert rows is not None and 1 <= len(rows) <= 16 and int(rows[-1]) == 4095
     case = Case("matmul", "big-ish", "fp32", (("M", 2048), ("N", 512), ("K", 512)))
     prepared = FAMILY.prepare(case, CpuDevice())
-    idx = prepared.extra["reference_slice"]
+    idx = prepared.reference_slice
     assert prepared.reference is not None and prepared.output is not None
     prepared.fn()
     ref = prepared.reference()
@@ -196,7 +204,7 @@ def test_two_thread_counts_compared_with_consistency(
     assert bent_rows["ulp_max"].max() == 3
     # same thread count twice on the CPU: bitwise identical
     assert (table[table["run"] == runs[2].name]["status"] == "bitwise").all()
-    result = compare_runs([runs[0], bent])
+    result = check_consistency([runs[0], bent])
     assert result.rate() == pytest.approx((n_cases - 1) / n_cases)
 
     md = cli("consistency", str(runs[0]), str(bent), "--format", "markdown")
@@ -216,7 +224,7 @@ def test_real_families_draw_other_inputs_for_the_sensitivity_check(
     kernel: str, params: tuple[tuple[str, Any], ...]
 ) -> None:
     """The alternative inputs differ, so a real kernel is never flagged input_insensitive."""
-    from accelbench.checks import _alt_input_hash
+    from accelbench.numerics.checks import _alt_input_hash
 
     family = FAMILIES[kernel]
     case = Case(kernel, f"{kernel} sensitivity", "fp32", params)

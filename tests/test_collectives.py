@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import accelbench
-from accelbench.distributed import case_time_limit, joined_world
+from accelbench.distributed.world import case_time_limit, joined_world
 from accelbench.errors import CatalogError
 from accelbench.workloads.base import Case
 from accelbench.workloads.collectives import (
@@ -329,7 +329,7 @@ def test_world_size_must_be_positive(cli: Cli) -> None:
 
 
 def test_case_time_limit_grows_with_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from accelbench.runner import Settings
+    from accelbench.measure.core import Settings
 
     monkeypatch.delenv("ACCELBENCH_CASE_TIMEOUT", raising=False)
     assert case_time_limit(Settings(warmup=1, max_case_time=5)) == 48.0

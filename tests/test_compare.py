@@ -11,7 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from accelbench.compare import compare_runs, env_differences, fingerprint, regressions
+from accelbench.analysis.compare import (
+    compare_runs,
+    env_differences,
+    environment_signature,
+    regressions,
+)
 
 SUITE = """
 family = "matmul"
@@ -139,7 +144,7 @@ def test_fingerprint_flattens_environment_and_settings() -> None:
             "environment": {"device": {"name": "X", "slug": "cpu-x", "uuid": None},
                             "software": {"torch": "2.5"}, "clocks": {"cpu_governor": "perf"},
                             "git_revision": "abc"}}
-    fp = fingerprint(meta)
+    fp = environment_signature(meta)
     assert fp == {"device.name": "X", "device.uuid": "-", "software.torch": "2.5",
                   "clocks.cpu_governor": "perf", "settings.warmup": "0.5",
                   "git_revision": "abc", "schema_version": "1"}

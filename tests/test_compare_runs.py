@@ -14,7 +14,7 @@ import pytest
 
 from accelbench import _core
 from accelbench.cli import main
-from accelbench.compare import case_samples, compare_groups, compare_runs
+from accelbench.analysis.compare import case_samples, compare_groups, compare_runs
 from accelbench.errors import InputError
 from accelbench.results import load_samples
 

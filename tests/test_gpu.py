@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from accelbench.devices import resolve_device
-from accelbench.runner import Settings, measure_case
-from accelbench.selftest import selftest
+from accelbench.measure.case import measure_case
+from accelbench.measure.core import Settings
+from accelbench.measure.selftest import selftest
 from accelbench.workloads.base import Case
 
 pytestmark = [

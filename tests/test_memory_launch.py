@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from accelbench.catalog import load_family_file
-from accelbench.devices import CpuDevice, host_batch_timer
+from accelbench.workloads.catalog import load_family_file
+from accelbench.devices import CpuDevice
+from accelbench.measure.measurement import Timing, make_timer
 from accelbench.errors import CatalogError, UnsupportedError
 from accelbench.workloads import launch, memory
 from accelbench.workloads.base import Case
@@ -76,12 +77,13 @@ def test_launch_modes_without_meaning_on_cpu_are_unsupported(mode: str, why: str
         launch.FAMILY.prepare(_launch_case(mode), CpuDevice())
 
 
-def test_host_batch_timer_counts_all_launches() -> None:
+def test_host_timing_counts_all_launches() -> None:
     calls = []
-    timer = host_batch_timer(CpuDevice(), lambda: calls.append(1))
-    seconds = timer(7)
-    assert len(calls) == 7
+    timer, batch = make_timer(CpuDevice(), lambda: calls.append(1), Timing(host=True))
+    seconds = timer(7)  # type: ignore[call-arg]
+    assert batch and len(calls) == 7
     assert seconds > 0
+    assert timer.columns(1)["timing_method"] == "host-monotonic"  # type: ignore[union-attr]
 
 
 def test_launch_catalog() -> None:

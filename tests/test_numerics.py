@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from accelbench import _core
-from accelbench.numerics import as_numpy, tolerance_for
+from accelbench.numerics.tensors import as_numpy
+from accelbench.numerics.tolerance import tolerance_for
 
 # (sign bit, +0, smallest subnormal, largest subnormal, smallest normal, 1.0, max finite, +inf, NaN)
 LANDMARKS = {

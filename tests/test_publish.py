@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accelbench.plots import make_plots, seq_len, series_name
-from accelbench.publish import INDEX_NOTE, publish, render_readme
+from accelbench.report.plots import make_plots, seq_len, series_name
+from accelbench.report.publish import INDEX_NOTE, publish, render_readme
 from accelbench.results import load, results_frame
 from tests.conftest import FAST, Cli
 

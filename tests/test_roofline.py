@@ -7,9 +7,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from accelbench.peaks import CpuInfo, cpu_info, cpu_peak, match_device, peak_for
-from accelbench.results import COLUMN_NAMES, results_frame
-from accelbench.roofline import ROOFLINE_COLUMNS, annotate, peak_sources, roofline_table
+from accelbench.analysis.peaks import CpuInfo, cpu_info, cpu_peak, match_device, peak_for
+from accelbench.results.schema import COLUMN_NAMES, results_frame
+from accelbench.analysis.roofline import ROOFLINE_COLUMNS, annotate, peak_sources
+from accelbench.report.tables import roofline_table
 
 H100 = "NVIDIA H100 80GB HBM3"
 
@@ -64,7 +65,7 @@ def test_cpu_estimate_is_cores_times_ghz_times_fma_and_labelled() -> None:
 
 
 def test_cpu_estimate_uses_the_measured_clock_when_the_os_reports_less() -> None:
-    from accelbench.peaks import measured_ghz
+    from accelbench.analysis.peaks import measured_ghz
 
     measured = measured_ghz()
     if measured is None:

@@ -7,7 +7,7 @@ from rich.console import Console
 
 import accelbench
 from accelbench.results import STATUSES, results_frame
-from accelbench.support import support_table
+from accelbench.report.tables import support_table
 
 
 def _frame() -> pd.DataFrame:

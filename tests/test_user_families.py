@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import accelbench
-from accelbench.catalog import load_suite
+from accelbench.workloads.catalog import load_suite
 from accelbench.errors import CatalogError
 from accelbench.workloads import get_family, user
 from tests.conftest import FAST

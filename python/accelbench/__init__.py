@@ -2,6 +2,12 @@
 
 The native core (:mod:`accelbench._core`, Rust) owns timing and statistics;
 this package drives PyTorch kernels on a device and writes run directories.
+Data flows one way through its subpackages: ``workloads`` (catalog, cases)
+-> ``devices`` and ``measure`` (timers, sampler, runner; ``distributed`` for
+worlds of ranks; ``numerics`` for the checks) -> ``results`` (schema, run
+directory) -> ``analysis`` (compare, roofline, support, consistency) ->
+``report`` (tables, plots, publish, export); ``cli`` drives them. Importing
+``accelbench`` (and reading runs with :func:`load`) needs no torch.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from accelbench._core import (
     sample,
     summarize,
 )
-from accelbench.results import COLUMNS, load, load_samples
-from accelbench.support import support_matrix
+from accelbench.analysis import load
+from accelbench.analysis.support import support_matrix
+from accelbench.results import COLUMNS, load_samples
 
 try:
     __version__ = metadata.version("accelbench")

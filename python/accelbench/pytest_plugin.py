@@ -25,7 +25,12 @@ Usage::
 
 Options: ``--accel-device`` (default ``$ACCELBENCH_DEVICE`` or ``auto``),
 ``--accel-max-time`` (sampling budget per test, seconds, default 1),
-``--accel-warmup`` (seconds, default 0.2), ``--accel-target-rel-ci`` (0.01).
+``--accel-warmup`` (seconds, default 0.2), ``--accel-target-rel-ci`` (0.01),
+``--accel-cache warm|cold`` and ``--accel-graph``, which time launches as
+``accelbench run --cache``/``--graph`` do. The measurement step is the one
+``accelbench run`` uses (:mod:`accelbench.measure.measurement`): the same
+timers, the case's own host timing (``Prepared.host_timing``) honoured, the
+same summary columns in ``extra_info``.
 
 The module imports neither torch nor pytest-benchmark at import time, so
 loading the plugin costs nothing in test runs that do not use the fixture;
@@ -41,8 +46,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from accelbench._core import SampleResult
     from accelbench.devices import Device
+    from accelbench.measure.measurement import Measurement
     from accelbench.workloads.base import Case
 
 __all__ = ["AccelBenchmark", "accel_benchmark", "pytest_addoption"]
@@ -60,6 +65,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="warm-up per benchmark, seconds (0.2)")
     group.addoption("--accel-target-rel-ci", type=float, default=None,
                     help="stop when the 95%% CI of the median is within this (0.01)")
+    group.addoption("--accel-cache", choices=("warm", "cold"), default="warm",
+                    help="warm, or cold: flush the last-level cache before each launch")
+    group.addoption("--accel-graph", action="store_true", default=False,
+                    help="replay the launches from a captured device graph")
 
 
 def _option(config: pytest.Config, name: str) -> float:
@@ -76,7 +85,9 @@ class AccelBenchmark:
         self.max_time = _option(config, "accel_max_time")
         self.warmup = _option(config, "accel_warmup")
         self.target_rel_ci = _option(config, "accel_target_rel_ci")
-        self.result: SampleResult | None = None
+        self.cache = str(config.getoption("accel_cache", default="warm") or "warm")
+        self.graph = bool(config.getoption("accel_graph", default=False))
+        self.result: Measurement | None = None
 
     @property
     def extra_info(self) -> dict[str, Any]:
@@ -85,52 +96,48 @@ class AccelBenchmark:
         return info
 
     def __call__(self, fn: Callable[[], object], *, flops: float | None = None,
-                 bytes: float | None = None) -> SampleResult | None:
+                 bytes: float | None = None, host_timing: bool = False,
+                 clone: Callable[[], Callable[[], object]] | None = None,
+                 ) -> Measurement | None:
         """Sample ``fn`` (a zero-argument kernel launch) and record the statistics.
 
         ``flops`` and ``bytes`` (per launch) give TFLOP/s and GB/s from the
-        median. With ``--benchmark-disable`` the kernel runs once, untimed,
-        as pytest-benchmark does.
+        median. ``host_timing`` times with the synchronised host clock (as a
+        case with ``Prepared.host_timing`` is timed); ``clone`` is needed for
+        cold cache in graph mode. With ``--benchmark-disable`` the kernel
+        runs once, untimed, as pytest-benchmark does.
         """
-        from accelbench import _core
+        from accelbench.kinds import CacheState
+        from accelbench.measure.measurement import SamplingSpec, Timing, make_timer, sample
 
         self._benchmark._mode = "accel_benchmark(...)"
         if self._benchmark.disabled:
             fn()
             self.device.synchronize()
             return None
-        timer, batch = self.device.timer(fn)
-        result = _core.sample(timer, batch=batch, warmup_s=self.warmup, max_time_s=self.max_time,
-                              target_rel_ci=self.target_rel_ci, min_samples=5)
+        timing = Timing(CacheState(self.cache), self.graph, host_timing)
+        timer, batch = make_timer(self.device, fn, timing, clone)
+        spec = SamplingSpec(self.warmup, self.max_time, self.target_rel_ci, min_samples=5)
+        measurement = sample(timer, batch, spec)
         self.device.synchronize()
-        analysis = _core.analyze(result.samples)
-        median = analysis.summary.median
         # pytest-benchmark's Metadata divides each duration by `iterations`,
         # so feed it whole batches: k launches of `seconds` each.
-        stats = self._benchmark._make_stats(result.k)
-        for seconds in result.samples:
-            stats.update(seconds * result.k)
+        stats = self._benchmark._make_stats(measurement.k)
+        for seconds in measurement.samples:
+            stats.update(seconds * measurement.k)
+        columns = measurement.columns(flops, bytes)
         self.extra_info.update({
             "device": self.device.spec,
             "device_name": self.device.name,
-            "timing_method": self.device.timing_method,
-            "median_s": median,
-            "ci_low_s": analysis.ci_low,
-            "ci_high_s": analysis.ci_high,
-            "rel_ci": analysis.rel_ci,
-            "converged": result.converged,
-            "stop_reason": result.stop_reason,
-            "n_samples": len(result.samples),
-            "iters_per_sample": result.k,
-            "flops": flops,
-            "bytes": bytes,
-            "tflops": flops / median / 1e12 if flops and median > 0 else None,
-            "gbps": bytes / median / 1e9 if bytes and median > 0 else None,
+            "timing_method": str(columns.get("timing_method", self.device.timing_method)),
+            "cache_state": str(columns.get("cache_state", timing.cache)),
+            **{k: columns[k] for k in _EXTRA_INFO},
+            "stop_reason": str(columns["stop_reason"]),
         })
-        self.result = result
-        return result
+        self.result = measurement
+        return measurement
 
-    def case(self, case: Case) -> SampleResult | None:
+    def case(self, case: Case) -> Measurement | None:
         """Prepare a catalog case on the device and benchmark it (skips unsupported cases)."""
         from accelbench.errors import UnsupportedError
         from accelbench.workloads import get_family
@@ -141,7 +148,13 @@ class AccelBenchmark:
             pytest.skip(f"{case.kernel} {case.case} {case.dtype}: {exc}")
         self.extra_info.update({"kernel": case.kernel, "case": case.case, "dtype": case.dtype,
                                 "params": case.params_text})
-        return self(prepared.fn, flops=prepared.flops, bytes=prepared.bytes)
+        return self(prepared.fn, flops=prepared.flops, bytes=prepared.bytes,
+                    host_timing=prepared.host_timing, clone=prepared.clone)
+
+
+#: Summary columns copied into pytest-benchmark's ``extra_info``.
+_EXTRA_INFO = ("median_s", "ci_low_s", "ci_high_s", "rel_ci", "converged", "n_samples",
+               "iters_per_sample", "flops", "bytes", "tflops", "gbps")
 
 
 @pytest.fixture

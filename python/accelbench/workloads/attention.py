@@ -51,7 +51,7 @@ all backends of a shape see identical inputs), then moved to the device.
 **Reference.** ``reference()`` recomputes the attention in float64 on the CPU
 from the same CPU-generated inputs. To bound its cost it covers a slice of the
 output: batch 0, the query heads of KV group 0, and the last query rows (all
-rows when they fit a budget of ``REF_BUDGET`` scores). ``extra["reference_slice"]``
+rows when they fit a budget of ``REF_BUDGET`` scores). ``Prepared.reference_slice``
 is the index tuple such that ``output()[reference_slice]`` is comparable with
 ``reference()``; for ``fwd+bwd`` cases the output is the forward's O.
 """
@@ -411,7 +411,7 @@ class AttentionFamily:
             bytes=float(attention_bytes(shape, itemsize, backward)),
             output=lambda: last[0],
             reference=ref_fn,
-            extra={"reference_slice": ref_slice, "gqa": "enable_gqa" if hq != hkv else "none"},
+            reference_slice=ref_slice,
         )
 
     @staticmethod

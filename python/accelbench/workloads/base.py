@@ -111,6 +111,20 @@ class Prepared:
     ``clone`` (optional) makes an independent copy of the device inputs and
     outputs and returns a launch function over it: cold cache in graph mode
     rotates over such copies.
+
+    What the numerical checks and the timer need to know about the case:
+    ``reference_slice`` indexes the part of the output the reference covers
+    (when it covers only part); ``reduction_length`` is the length of the
+    sums behind each output element (it widens the dtype tolerance);
+    ``tolerance`` = ``(rtol, atol)`` replaces the dtype tolerance;
+    ``input_independent`` says the output does not depend on the inputs (a
+    fill), so the input-sensitivity check is skipped; ``host_timing`` asks
+    for the host's view of a launch (synchronised host clock) instead of the
+    device's timer.
+
+    ``extra`` is the older spelling of those fields (a dict with the same
+    keys, ``"timing": "host"`` for ``host_timing``); its known keys are moved
+    into the fields.
     """
 
     fn: Callable[[], object]
@@ -120,10 +134,36 @@ class Prepared:
     reference: Callable[[], torch.Tensor] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     clone: Callable[[], Callable[[], object]] | None = None
+    reference_slice: Any = None
+    reduction_length: int = 1
+    tolerance: tuple[float, float] | None = None
+    input_independent: bool = False
+    host_timing: bool = False
+
+    def __post_init__(self) -> None:
+        extra = self.extra
+        if "reference_slice" in extra:
+            self.reference_slice = extra.pop("reference_slice")
+        if "reduction_length" in extra:
+            self.reduction_length = int(extra.pop("reduction_length"))
+        if "tolerance" in extra:
+            rtol, atol = extra.pop("tolerance")
+            self.tolerance = (float(rtol), float(atol))
+        if "input_independent" in extra:
+            self.input_independent = bool(extra.pop("input_independent"))
+        if extra.get("timing") == "host":
+            del extra["timing"]
+            self.host_timing = True
 
 
 class Family(Protocol):
-    """What a kernel family provides (built-in or user-defined)."""
+    """What a kernel family provides (built-in or user-defined).
+
+    A family whose cases run in a world of ranks sets a class attribute
+    ``needs_world = True`` (the collectives): the runner then launches or
+    joins the world and every rank measures the case; such a family's
+    ``prepare`` is not called.
+    """
 
     name: str
     default_dtypes: tuple[str, ...]

@@ -28,8 +28,11 @@ known analytically (:func:`expected_output`) and compared exactly; every
 element that differs counts as wrong (``mismatch_frac``).
 
 Cases run in a world of ranks, not through :meth:`CollectivesFamily.prepare`:
-the runner hands them to :meth:`CollectivesFamily.run_cases`, which spawns a
-local world or joins the one torchrun/Slurm started (:mod:`accelbench.distributed`).
+the family says so (``needs_world = True``), and the runner hands its cases
+to :mod:`accelbench.distributed`, which spawns a local world or joins the one
+torchrun/Slurm started; every rank builds a :class:`CollectiveOp` from this
+module and measures it (:mod:`accelbench.distributed.rank`). This module
+defines the work and imports nothing above the workloads.
 """
 
 from __future__ import annotations
@@ -314,6 +317,8 @@ class CollectivesFamily:
 
     name = "collectives"
     default_dtypes: tuple[str, ...] = ("fp32", "bf16")
+    #: cases run in a torch.distributed world that the runner launches or joins
+    needs_world = True
     _fields = ("op", "name", "reduce", "placement", "sizes", "dtypes", "description")
 
     def expand(self, entry: Mapping[str, Any], where: str) -> list[Case]:
@@ -344,17 +349,9 @@ class CollectivesFamily:
         return cases
 
     def prepare(self, case: Case, device: Any) -> Prepared:
-        """Collectives need a world of ranks; the runner calls :meth:`run_cases` instead."""
+        """Collectives need a world of ranks (``needs_world``): the runner launches one."""
         raise UnsupportedError("collectives run in a torch.distributed world "
                                "(accelbench run spawns one; see --world-size)")
-
-    def run_cases(self, cases: Sequence[Case], device: Any, settings: Any, run_id: str,
-                  started: Callable[[Case], None],
-                  finished: Callable[[Case, dict[str, Any], dict[str, Any]], None]) -> None:
-        """Measure ``cases`` in a local world or the torchrun/Slurm world this process is in."""
-        from accelbench.distributed import run_collective_cases
-
-        run_collective_cases(cases, device, settings, run_id, started, finished)
 
 
 def _choice(entry: Mapping[str, Any], key: str, allowed: Sequence[str], where: str) -> list[str]:

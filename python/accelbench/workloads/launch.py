@@ -99,11 +99,9 @@ class LaunchFamily:
             def run() -> object:
                 return torch.add(x, 1, out=y)
 
-        extra: dict[str, Any] = {}
-        if mode != "device-events" and not on_cpu:
-            extra["timing"] = "host"  # the runner times with the host clock + final sync
+        # off the CPU, the host modes time with the host clock and a final synchronize
         return Prepared(fn=run, output=lambda: y, reference=lambda: x_host.double() + 1,
-                        extra=extra)
+                        host_timing=mode != "device-events" and not on_cpu)
 
 
 FAMILY = LaunchFamily()

@@ -7,9 +7,9 @@ product). Bytes are the minimum traffic, reading A and B and writing C once:
 The float64 reference is computed on the CPU from the same (rounded) inputs.
 Its cost is bounded: when ``M*N*K`` exceeds :data:`REFERENCE_MAX_MACS`, only
 a fixed, evenly spaced subset of rows is computed (``A[rows] @ B`` gives
-exactly those rows of C) and ``Prepared.extra["reference_slice"]`` names
+exactly those rows of C) and ``Prepared.reference_slice`` names
 them, so the check compares those rows only. ``reduction_length`` is K (the
-tolerance grows like sqrt(K), see :mod:`accelbench.numerics`).
+tolerance grows like sqrt(K), see :mod:`accelbench.numerics.tensors`).
 
 Catalog entries (``kernels/matmul.toml``) take either ``size`` (square sweep,
 M=N=K) or ``n`` and ``k`` with ``tokens`` or ``m`` (the rows of the
@@ -156,10 +156,6 @@ class MatmulFamily:
             a_ref = a_host if rows is None else a_host[rows]
             return a_ref.double() @ b_host.double()
 
-        extra: dict[str, Any] = {"reduction_length": k}
-        if rows is not None:
-            extra["reference_slice"] = rows
-
         def clone() -> Callable[[], object]:
             a2, b2, c2 = a.clone(), b.clone(), torch.empty_like(c)
             return lambda: torch.matmul(a2, b2, out=c2)
@@ -171,7 +167,8 @@ class MatmulFamily:
             output=lambda: c,
             reference=reference,
             clone=clone,
-            extra=extra,
+            reduction_length=k,
+            reference_slice=rows,
         )
 
 

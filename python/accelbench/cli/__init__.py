@@ -1,0 +1,189 @@
+"""The ``accelbench`` command (also ``python -m accelbench``).
+
+Exit codes: 0 success; 1 some cases failed (error, crash, timeout, mismatch)
+or regressed; 2 bad usage or input, with a one-line reason and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from accelbench.errors import AccelbenchError, UsageError
+
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="accelbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_run(sub.add_parser("run", help="run a suite and write a run directory"))
+    lst = sub.add_parser("list", help="list the cases of a suite")
+    lst.add_argument("--suite", default="full", help="quick|standard|full or a FILE.toml")
+    lst.add_argument("--kernels", type=_csv)
+    lst.add_argument("--dtypes", type=_csv)
+    info = sub.add_parser("info", help="device, software and the harness's own overhead")
+    info.add_argument("--device", default="auto")
+    info.add_argument("--selftest", action="store_true",
+                      help="time work of known duration with the device's timer; exit 1 if off")
+    _add_compare(sub)
+    _add_read(sub)
+    return parser
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|xpu|mps|npu")
+    run.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
+    run.add_argument("--kernels", type=_csv, help="comma-separated families (matmul,...)")
+    run.add_argument("--dtypes", type=_csv, help="comma-separated dtypes (fp32,bf16,...)")
+    run.add_argument("--target-rel-ci", type=_positive_float,
+                     help="stop sampling when the 95%% CI of the median is within this (0.01)")
+    run.add_argument("--max-case-time", type=_positive_float,
+                     help="sampling time budget per case, seconds")
+    run.add_argument("--warmup", type=_positive_float, help="warm-up time per case, seconds")
+    run.add_argument("--min-samples", type=_positive_int, help="samples before stopping")
+    run.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="finish an interrupted run without redoing finished cases")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--case-timeout", type=_positive_float, metavar="S",
+                     help="kill a case after S seconds and record it as timeout "
+                     "(default: 2 x (warm-up + max case time) + 120)")
+    run.add_argument("--max-memory", type=_positive_float, metavar="GIB",
+                     help="address space a worker may add after start-up, GiB; beyond it an "
+                     "allocation fails and the case is an error")
+    run.add_argument("--no-isolation", action="store_true",
+                     help="run cases in this process (debugging; a crash ends the run)")
+    run.add_argument("--world-size", type=_positive_int,
+                     help="ranks of the local world the collectives run in (2 on CPU, "
+                          "one per device otherwise; ignored under torchrun/srun)")
+    run.add_argument("--cache", choices=("warm", "cold"),
+                     help="warm (default) or cold: flush the last-level cache before each launch")
+    run.add_argument("--graph", action="store_true", default=None,
+                     help="replay launches from a captured device graph (CUDA/HIP, NPU)")
+    run.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
+                     help="run each case continuously this long; writes sustain.png")
+    run.add_argument("--no-check", action="store_true",
+                     help="skip numerical checks (reference, determinism, fingerprints)")
+    run.add_argument("--threads", type=_positive_int,
+                     help="torch.set_num_threads for the run (recorded in meta.json)")
+    run.add_argument("--deterministic-algorithms", action="store_true",
+                     help="run under torch.use_deterministic_algorithms(True)")
+
+
+def _add_compare(sub: Any) -> None:
+    cmp = sub.add_parser(
+        "compare", help="A/B comparison of runs (B against baseline A)",
+        usage="accelbench compare [options] RUN_A RUN_B\n"
+              "       accelbench compare [options] -a RUN [RUN ...] -b RUN [RUN ...]",
+        description="Compare candidate run(s) B against baseline run(s) A, case by case. "
+                    "Several runs per side (-a/-b) put run-to-run noise into the CI.")
+    cmp.add_argument("run_a", type=Path, nargs="?", metavar="RUN_A", help="baseline run directory")
+    cmp.add_argument("run_b", type=Path, nargs="?", metavar="RUN_B",
+                     help="candidate run directory")
+    cmp.add_argument("-a", "--baseline", type=Path, nargs="+", action="extend", metavar="RUN",
+                     help="baseline run directories (several runs of A; repeatable)")
+    cmp.add_argument("-b", "--candidate", type=Path, nargs="+", action="extend", metavar="RUN",
+                     help="candidate run directories (several runs of B; repeatable)")
+    cmp.add_argument("--threshold", type=_nonnegative_percent, default=None, metavar="PCT",
+                     help="noise threshold in percent (default 2)")
+    cmp.add_argument("--fail-on-regression", type=_nonnegative_percent, default=None,
+                     metavar="PCT", help="exit 1 when a case is significantly slower by > PCT%%")
+    cmp.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    cmp.add_argument("--resamples", type=_positive_int, default=10_000,
+                     help="bootstrap resamples per case (10000)")
+
+
+def _add_read(sub: Any) -> None:
+    exp = sub.add_parser("export", help="write a run in another tool's format")
+    exp.add_argument("run", type=Path, metavar="RUN")
+    exp.add_argument("--pytest-benchmark", action="store_true", required=True,
+                     help="pytest-benchmark's saved-run JSON (for pytest-benchmark compare)")
+    exp.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+
+    pub = sub.add_parser("publish", help="write results/<device>/ tables and plots from a run")
+    pub.add_argument("run", type=Path, metavar="RUN")
+    pub.add_argument("--results", type=Path, default=Path("results"),
+                     help="results directory (default results/)")
+
+    cons = sub.add_parser("consistency",
+                          help="do runs compute the same outputs? (first run is the baseline)")
+    cons.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    cons.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
+
+
+def _nonnegative_percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not (value >= 0 and value < 1e6):
+        raise argparse.ArgumentTypeError(f"must be a percentage >= 0: {text!r}")
+    return value
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The implementation of a subcommand. The read side (compare, consistency, export,
+    publish) lives in :mod:`accelbench.cli.read`, which never imports torch."""
+    if name in ("run", "list", "info"):
+        from accelbench.cli import run as module
+    else:
+        from accelbench.cli import read as module  # type: ignore[no-redef]
+    command: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{name}")
+    return command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    err = Console(stderr=True, highlight=False)
+    try:
+        args = build_parser().parse_args(argv)
+        return _command(args.command)(args)
+    except AccelbenchError as exc:  # UsageError included: one line, exit 2
+        err.print(f"accelbench: error: {exc}", markup=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("accelbench: interrupted", markup=False)
+        return 130
+
+
+def run_main() -> NoReturn:  # pragma: no cover - thin wrapper
+    sys.exit(main())
+
+

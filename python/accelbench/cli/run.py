@@ -1,0 +1,283 @@
+"""The measuring side of the CLI: run, list, info (imports torch and the devices)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from accelbench import _core
+from accelbench.analysis.peaks import Peak, peak_for
+from accelbench.analysis.roofline import annotate, peak_sources
+from accelbench.analysis.support import support_matrix
+from accelbench.cli.progress import RunProgress, stop_on_sigterm
+from accelbench.devices import Device, resolve_device
+from accelbench.devices.environment import environment
+from accelbench.distributed.lead import follow, release_followers
+from accelbench.distributed.world import joined_world, world_cases
+from accelbench.errors import UsageError
+from accelbench.kinds import FAILED
+from accelbench.measure.core import Settings
+from accelbench.measure.runner import Runner, needs_world
+from accelbench.report.tables import (
+    collectives_table,
+    console,
+    fmt_time,
+    print_errors,
+    roofline_table,
+    summary_table,
+    support_table,
+)
+from accelbench.results import SCHEMA_VERSION, RunDir
+from accelbench.workloads.base import Case, canonical_dtype
+from accelbench.workloads.catalog import Suite, filter_cases, load_suite
+
+__all__ = ["cmd_info", "cmd_list", "cmd_run"]
+
+
+def _dtypes(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    try:
+        return [canonical_dtype(v) for v in values]
+    except ValueError as exc:
+        raise UsageError(f"--dtypes: {exc}") from None
+
+
+def _select(
+    suite_name: str, kernels: list[str] | None, dtypes: list[str] | None
+) -> tuple[Suite, list[Case]]:
+    suite = load_suite(suite_name)
+    cases = filter_cases(suite.cases, kernels, _dtypes(dtypes))
+    if not cases:
+        raise UsageError(
+            f"suite {suite.name!r} has no case for --kernels {kernels} --dtypes {dtypes}"
+        )
+    return suite, cases
+
+
+def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Settings:
+    values: dict[str, Any] = dict(suite_settings)
+    for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples", "case_timeout",
+                "cache", "graph", "sustain"):
+        flag = getattr(args, key, None)
+        if flag is not None:
+            values[key] = flag
+    if getattr(args, "max_memory", None) is not None:
+        values["max_memory_gib"] = args.max_memory
+    if getattr(args, "no_isolation", False):
+        for flag, given in (("--case-timeout", args.case_timeout), ("--max-memory",
+                                                                    args.max_memory)):
+            if given is not None:
+                raise UsageError(f"{flag} needs a worker process; drop --no-isolation")
+        values["isolation"] = False
+    if getattr(args, "no_check", False):
+        values["check"] = False
+    if getattr(args, "threads", None) is not None:
+        values["threads"] = args.threads
+    if getattr(args, "deterministic_algorithms", False):
+        values["deterministic_algorithms"] = True
+    return Settings(**values)
+
+
+def _create_run(out_dir: Path, slug: str) -> RunDir:
+    try:
+        return RunDir.create(out_dir, slug)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot create a run directory: "
+                         f"{exc.strerror or exc}") from None
+
+
+def _apply_torch_settings(settings: Settings) -> None:
+    """Thread count and deterministic algorithms are process-wide torch switches."""
+    import torch
+
+    if settings.threads is not None:
+        torch.set_num_threads(settings.threads)
+    if settings.deterministic_algorithms:
+        torch.use_deterministic_algorithms(True)
+
+
+@dataclass
+class _Plan:
+    """What a run will do: where it writes, on which device, which cases, how."""
+
+    run: RunDir
+    meta: dict[str, Any]
+    device: Device
+    suite: Suite
+    cases: list[Case]
+    settings: Settings
+
+
+def _resumed(args: argparse.Namespace) -> _Plan:
+    run = RunDir.open(args.resume)
+    meta = run.read_meta()
+    cfg = meta["config"]
+    device = resolve_device(cfg["device"])
+    if device.slug != meta["environment"]["device"]["slug"]:
+        raise UsageError(
+            f"{args.resume}: run was on {meta['environment']['device']['name']!r}, "
+            f"this device is {device.name!r}"
+        )
+    suite, cases = _select(cfg["suite"], cfg["kernels"], cfg["dtypes"])
+    return _Plan(run, meta, device, suite, cases, Settings.from_dict(meta["settings"]))
+
+
+def _new(args: argparse.Namespace) -> _Plan:
+    device = resolve_device(args.device)
+    suite, cases = _select(args.suite, args.kernels, args.dtypes)
+    settings = _settings(suite.settings, args)
+    if getattr(args, "world_size", None):
+        settings = replace(settings, world_size=args.world_size)
+    _apply_torch_settings(settings)
+    run = _create_run(args.out, device.slug)
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run.run_id,
+        "created": datetime.now(timezone.utc).isoformat(),
+        "command": ["accelbench", *sys.argv[1:]],  # no local paths in shared runs
+        "config": {
+            "device": device.spec,
+            "suite": args.suite if Path(args.suite).suffix != ".toml"
+            else str(Path(args.suite).resolve()),
+            "kernels": args.kernels,
+            "dtypes": _dtypes(args.dtypes),
+        },
+        "settings": settings.as_dict(),
+        "torch_threads": torch.get_num_threads(),
+        "environment": environment(device),
+    }
+    run.write_meta(meta)
+    return _Plan(run, meta, device, suite, cases, settings)
+
+
+def _host_peaks(name: str, kind: str) -> Peak | None:
+    """Peaks as this run's threads see them (the CPU estimate counts the cores used)."""
+    return peak_for(name, kind, threads=torch.get_num_threads())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    world = joined_world()
+    if world is not None and world.rank != 0:
+        # torchrun/srun: the other ranks follow rank 0, which writes the run directory.
+        suite, _ = _select(args.suite, args.kernels, args.dtypes)
+        return follow(args.device, _settings(suite.settings, args))
+    if args.resume is not None:
+        plan = _resumed(args)
+        _apply_torch_settings(plan.settings)
+    else:
+        plan = _new(args)
+    if world is not None:
+        plan.settings = replace(plan.settings, world_size=world.world_size)
+        plan.cases = world_cases(plan.cases, needs_world)
+        if not plan.cases:
+            raise UsageError(f"a {world.launcher} world runs collectives only; "
+                             "select some with --kernels collectives")
+    err = console(stderr=True)
+    if not args.quiet:
+        err.print(f"accelbench: {len(plan.cases)} cases of suite {plan.suite.name!r} on "
+                  f"{plan.device.name} ({plan.device.spec}) -> {plan.run.path}")
+    started = time.perf_counter()
+    interrupted = False
+    with stop_on_sigterm(), RunProgress(err, args.quiet) as progress:
+        try:
+            Runner(plan.device, plan.settings, plan.run, progress).run(plan.cases)
+        except KeyboardInterrupt:
+            interrupted = True
+    release_followers(plan.device, plan.settings)
+    frame = plan.run.finalize(lambda f: annotate(f, _host_peaks))
+    plan.meta.update(state="interrupted" if interrupted else "complete",
+                     finished=datetime.now(timezone.utc).isoformat())
+    plan.run.write_meta(plan.meta)
+    if plan.settings.sustain > 0:
+        from accelbench.report.sustain import write_outputs  # matplotlib, when sustaining
+
+        plot = write_outputs(plan.run)
+        if plot is not None and not args.quiet:
+            err.print(f"sustained-load plot: {plot}")
+    if not args.quiet:
+        _report(frame, plan, err)
+        err.print(f"{len(frame)} cases in {time.perf_counter() - started:.1f} s; run directory: "
+                  f"{plan.run.path}")
+    if interrupted:
+        err.print(f"interrupted: resume with  accelbench run --resume {plan.run.path}")
+        return 130
+    return 1 if frame["status"].isin(FAILED).any() else 0
+
+
+def _report(frame: pd.DataFrame, plan: _Plan, err: Console) -> None:
+    """The end-of-run tables on stdout, failures on stderr."""
+    out = console()
+    name = plan.device.name
+    out.print(summary_table(frame, f"{plan.suite.name} on {name}"))
+    out.print(support_table(support_matrix(frame)))
+    if (frame["kernel"] == "collectives").any():
+        out.print(collectives_table(frame, f"collectives on {name}"))
+    roof = roofline_table(frame, f"roofline on {name}")
+    if roof is not None:
+        out.print(roof)
+        for src in peak_sources(frame):
+            out.print(f"  peak: {src}", markup=False, highlight=False)
+    print_errors(frame, err)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    suite, cases = _select(args.suite, args.kernels, args.dtypes)
+    out = console()
+    out.print(f"# suite {suite.name}: {suite.description} ({len(cases)} cases)", markup=False)
+    for case in cases:
+        model = f"  [{case.model}]" if case.model else ""
+        out.print(f"{case.kernel:<12} {case.case:<40} {case.dtype:<5} {case.params_text}{model}",
+                  markup=False)
+    return 0
+
+
+def _describe_device(device: Device) -> list[tuple[str, str]]:
+    rows = [("device", f"{device.name} ({device.spec})"), ("timing", device.timing_method)]
+    rows += [(k, str(v)) for k, v in device.facts.items() if v is not None]
+    return rows
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    env = environment(device)
+    out = console()
+    for key, value in _describe_device(device):
+        out.print(f"{key:<22} {value}", markup=False)
+    for key, value in env["software"].items():
+        out.print(f"{key:<22} {value}", markup=False)
+    out.print(f"{'git_revision':<22} {env['git_revision']}", markup=False)
+    out.print(f"{'clock_resolution':<22} {fmt_time(_core.clock_resolution())}", markup=False)
+    out.print(f"{'loop_overhead':<22} {fmt_time(_core.loop_overhead())} per launch "
+              "(Rust sampler calling an empty Python callable)", markup=False)
+    with device.monitor() as monitor:
+        pass
+    for key, value in monitor.columns().items():
+        out.print(f"{key:<22} {value}", markup=False)
+    if getattr(args, "selftest", False):
+        return _print_selftest(device, out)
+    return 0
+
+
+def _print_selftest(device: Device, out: Console) -> int:
+    from accelbench.measure.selftest import selftest
+
+    checks = selftest(device)
+    out.print(f"self-test of the {device.timing_method} timer on {device.name}:", markup=False)
+    for c in checks:
+        expected = f"{c.expected_s * 1e6:.3f} us" if c.expected_s is not None else "-"
+        error = f"{c.error * 100:+.2f}%" if c.error is not None else ""
+        verdict = "" if c.tolerance is None else ("ok" if c.ok else
+                                                  f"FAIL (> {c.tolerance * 100:g}%)")
+        out.print(f"  {c.name:<34} expected {expected:>10}  measured {c.measured_s * 1e6:.3f} us"
+                  f"  {error:>8} {verdict} {c.note}".rstrip(), markup=False)
+    return 0 if all(c.ok for c in checks) else 1

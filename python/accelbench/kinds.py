@@ -1,0 +1,147 @@
+"""The closed vocabularies of accelbench, defined once: statuses, events, cache states, ...
+
+Each is a ``str`` enum, so a member *is* its text: rows stay JSON- and
+parquet-friendly, ``row["status"] == Status.OK`` holds for a row read back
+from disk, and the text in the run directory never changes. This module
+imports nothing (every layer may use it).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = [
+    "FAILED",
+    "SUSPECT_FLAGS",
+    "Agreement",
+    "CacheState",
+    "Event",
+    "Flag",
+    "Launcher",
+    "Status",
+    "StopReason",
+    "TimingMethod",
+    "Verdict",
+    "join_flags",
+    "split_flags",
+]
+
+
+class _Text(str, Enum):
+    """A str enum whose ``str()`` and format are its value (as StrEnum in 3.11+)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+
+class Status(_Text):
+    """Outcome of one case (the ``status`` column)."""
+
+    OK = "ok"
+    UNSUPPORTED = "unsupported"
+    ERROR = "error"
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    MISMATCH = "mismatch"
+
+
+#: Statuses that make ``accelbench run`` exit 1.
+FAILED: frozenset[Status] = frozenset(
+    {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH})
+
+
+class Event(_Text):
+    """Kinds of record in ``events.jsonl`` (the ``event`` field)."""
+
+    START = "start"  # an attempt of the run begins
+    CASE_START = "case_start"  # a case begins (no matching CASE: the process died in it)
+    CASE = "case"  # a case ended: its row and samples
+    CASE_ABORT = "case_abort"  # a case was stopped by Ctrl-C (not a death)
+    END = "end"  # the attempt ended normally
+
+
+class CacheState(_Text):
+    """``--cache``: warm (back-to-back launches) or cold (last-level cache flushed before each)."""
+
+    WARM = "warm"
+    COLD = "cold"
+
+
+class TimingMethod(_Text):
+    """How a case's time was taken (the ``timing_method`` column)."""
+
+    HOST_MONOTONIC = "host-monotonic"
+    HOST_MONOTONIC_PER_ITER = "host-monotonic-per-iter"
+    HOST_SYNCHRONIZED = "host-synchronized"
+    DEVICE_EVENTS = "device-events"
+    DEVICE_EVENTS_PER_ITER = "device-events-per-iter"
+    GRAPH_EVENTS = "graph-events"
+
+
+class StopReason(_Text):
+    """Why sampling stopped (the ``stop_reason`` column)."""
+
+    CONVERGED = "converged"
+    TIME_BUDGET = "time_budget"
+    MAX_SAMPLES = "max_samples"
+    SUSTAIN = "sustain"
+
+
+class Flag(_Text):
+    """Findings of the numerical checks (the comma-separated ``flags`` column)."""
+
+    REFERENCE_MISMATCH = "reference_mismatch"
+    CONSTANT_OUTPUT = "constant_output"
+    INPUT_INSENSITIVE = "input_insensitive"
+    ABOVE_PEAK = "above_peak"
+    NO_OUTPUT = "no_output"
+    NO_REFERENCE = "no_reference"
+
+
+#: Flags that make a result suspect (the others are informational).
+SUSPECT_FLAGS: frozenset[Flag] = frozenset(
+    {Flag.REFERENCE_MISMATCH, Flag.CONSTANT_OUTPUT, Flag.INPUT_INSENSITIVE, Flag.ABOVE_PEAK})
+
+
+def join_flags(flags: list[Flag]) -> str:
+    """The ``flags`` column's text ("" when there is none)."""
+    return ",".join(dict.fromkeys(f.value for f in flags))
+
+
+def split_flags(text: object) -> list[Flag]:
+    """Flags from a ``flags`` cell (unknown names are ignored: newer runs may add some)."""
+    if not isinstance(text, str):
+        return []
+    known = set(Flag.values())
+    return [Flag(t) for t in text.split(",") if t in known]
+
+
+class Verdict(_Text):
+    """A/B verdict of one case (``accelbench compare``); the Rust core returns its text."""
+
+    FASTER = "faster"
+    SLOWER = "slower"
+    NO_CHANGE = "no change"
+
+
+class Agreement(_Text):
+    """Consistency class of a case against the baseline run (``accelbench consistency``)."""
+
+    BITWISE = "bitwise"
+    WITHIN_TOLERANCE = "within_tolerance"
+    DISCREPANT = "discrepant"
+
+
+class Launcher(_Text):
+    """Who started the world a rank runs in."""
+
+    TORCHRUN = "torchrun"
+    SLURM = "slurm"
+    LOCAL = "local"

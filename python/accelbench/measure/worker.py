@@ -1,0 +1,138 @@
+"""The worker process: ``python -m accelbench.measure.worker FD PARENT_PID``.
+
+(``python -m accelbench._worker`` is the same program under its older name.)
+
+Started and supervised by :class:`accelbench.isolation.IsolatedExecutor`. It
+talks to the parent over one end of a socket pair (file descriptor ``FD``),
+with :class:`multiprocessing.connection.Connection` framing (pickled
+messages):
+
+* parent -> worker ``{"op": "init", "device", "settings", "run_id",
+  "families", "sys_path", "max_memory_gib"}``; worker -> parent ``{"op":
+  "ready", "pid", "memory_limit"}`` or ``{"op": "fatal", "error"}``;
+* parent -> worker ``{"op": "case", "case"}``; worker -> parent ``{"op":
+  "outcome", "row", "samples"}`` (the result of :func:`accelbench.runner.measure_case`);
+* parent -> worker ``{"op": "exit"}`` (or the socket closes): the worker exits.
+
+The worker is long-lived (importing PyTorch and opening the device costs
+seconds) and dies with its parent: on Linux through ``PR_SET_PDEATHSIG``
+(the kernel sends SIGKILL when the parent dies, even a SIGKILLed parent), on
+every platform through a thread that polls ``os.getppid()``. faulthandler
+writes a Python traceback to the worker log on SIGSEGV/SIGABRT, so a crash
+keeps its location.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+from accelbench.kinds import Status
+from accelbench.measure.core import Settings, failure_row
+from accelbench.supervise import die_with_parent
+
+__all__ = ["die_with_parent", "limit_memory", "main"]
+
+
+def _vm_size() -> int:
+    """Bytes of address space mapped now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def limit_memory(gib: float) -> int:
+    """Cap the address space at what is mapped now plus ``gib`` GiB (``RLIMIT_AS``); returns it.
+
+    The limit is relative to the worker's start-up footprint because PyTorch
+    and the device runtime map gigabytes of address space (libraries, thread
+    stacks) that are never resident: an absolute cap would forbid importing
+    torch. Beyond the limit, ``malloc``/``mmap`` fail and PyTorch raises "can't
+    allocate memory", which the case records as an ``error`` instead of the
+    machine's OOM killer taking a process.
+    """
+    import resource
+
+    limit = _vm_size() + int(gib * 2**30)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return limit
+
+
+def _start(conn: Connection) -> tuple[Any, Any, str] | None:
+    init: dict[str, Any] = conn.recv()
+    for entry in init.get("sys_path", []):
+        if entry not in sys.path:
+            sys.path.append(entry)
+    try:
+        import torch
+
+        from accelbench.devices import resolve_device
+        from accelbench.workloads import FAMILIES
+        from accelbench.workloads.user import load_specs
+
+        device = resolve_device(init["device"])
+        specs = [(str(kind), str(text), str(base)) for kind, text, base in init["families"]]
+        load_specs(specs, FAMILIES)
+        settings = Settings.from_dict(init["settings"])
+        limit = None
+        if init.get("max_memory_gib"):
+            ones = torch.ones((64, 64))
+            (ones @ ones).sum()  # start the intra-op thread pool before measuring the footprint
+            limit = limit_memory(float(init["max_memory_gib"]))
+    except Exception as exc:
+        conn.send({"op": "fatal", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+        return None
+    conn.send({"op": "ready", "pid": os.getpid(), "memory_limit": limit})
+    return device, settings, str(init["run_id"])
+
+
+def serve(conn: Connection) -> int:
+    """Answer case requests until told to exit; returns the exit status."""
+    started = _start(conn)
+    if started is None:
+        return 3
+    device, settings, run_id = started
+    from accelbench.measure.case import measure_case  # imports torch: after the handshake
+
+    while True:
+        try:
+            msg: dict[str, Any] = conn.recv()
+        except (EOFError, OSError):
+            return 0
+        if msg.get("op") != "case":
+            return 0
+        case = msg["case"]
+        try:
+            outcome = measure_case(case, device, settings, run_id)
+        except Exception as exc:  # measure_case should not raise; keep the worker alive if it does
+            outcome = failure_row(case, device, run_id, Status.ERROR,
+                                  f"{type(exc).__name__}: {exc}".splitlines()[0])
+        conn.send({"op": "outcome", "row": outcome.row, "samples": outcome.samples})
+
+
+def main(argv: list[str]) -> int:
+    fd, parent = int(argv[0]), int(argv[1])
+    die_with_parent(parent)
+    faulthandler.enable(all_threads=False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    conn = Connection(fd)
+    try:
+        return serve(conn)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

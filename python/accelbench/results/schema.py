@@ -1,0 +1,185 @@
+"""The result schema, declared once: columns, statuses, and the typed tables built from rows.
+
+No torch, no device code: everything that reads runs (analysis, reports,
+``accelbench.load``) can import it anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accelbench.kinds import Status
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "FINGERPRINT_COLUMNS",
+    "SAMPLE_COLUMNS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "Column",
+    "as_float",
+    "fingerprints_frame",
+    "results_frame",
+    "samples_frame",
+]
+
+SCHEMA_VERSION = 1
+
+#: Values of the ``status`` column.
+STATUSES: tuple[str, ...] = Status.values()
+
+
+@dataclass(frozen=True)
+class Column:
+    """One result column: name, pandas dtype, unit and meaning."""
+
+    name: str
+    dtype: str
+    doc: str
+
+
+#: The result schema, declared once; tables, writers and docs read it.
+COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "string", "run directory name"),
+    Column("device", "string", "device as given to --device (cpu, cuda:0)"),
+    Column("device_name", "string", "marketing name of the device"),
+    Column("backend", "string", "torch backend (cpu, cuda, xpu, mps, npu)"),
+    Column("kernel", "string", "kernel family (matmul, attention, ...)"),
+    Column("case", "string", "readable case name carrying the variant"),
+    Column("params", "string", "shape and options as text (M=4096 N=4096 K=4096)"),
+    Column("dtype", "string", "element type (fp32, bf16, ...)"),
+    Column("model", "string", "model the shape comes from, if any"),
+    Column("status", "string", "ok, unsupported, error, crash, timeout or mismatch"),
+    Column("n_samples", "Int64", "number of raw samples"),
+    Column("iters_per_sample", "Int64", "kernel launches per sample (calibrated batch size)"),
+    Column("converged", "boolean", "CI of the median reached the target"),
+    Column("stop_reason", "string", "converged, time_budget or max_samples"),
+    Column("median_s", "float64", "median time per launch, seconds"),
+    Column("ci_low_s", "float64", "95% CI of the median, low end, seconds"),
+    Column("ci_high_s", "float64", "95% CI of the median, high end, seconds"),
+    Column("rel_ci", "float64", "CI half-width relative to the median (worst side)"),
+    Column("mean_s", "float64", "mean time per launch, seconds"),
+    Column("std_s", "float64", "standard deviation of the samples, seconds"),
+    Column("min_s", "float64", "fastest sample, seconds"),
+    Column("p95_s", "float64", "95th percentile, seconds"),
+    Column("p99_s", "float64", "99th percentile, seconds"),
+    Column("iqr_s", "float64", "interquartile range, seconds"),
+    Column("cv", "float64", "coefficient of variation (std / mean)"),
+    Column("outlier_frac", "float64", "fraction of samples outside Tukey's 1.5 IQR fences"),
+    Column("drift", "float64", "median of last third vs first third, relative"),
+    Column("warmup_s", "float64", "wall time spent warming up, seconds"),
+    Column("wall_s", "float64", "wall time of the case (prepare + warm-up + sampling)"),
+    Column("timing_method", "string", "host-monotonic, device-events, ..."),
+    Column("flops", "float64", "floating-point operations per launch"),
+    Column("bytes", "float64", "bytes moved per launch (collectives: message size per rank)"),
+    Column("tflops", "float64", "flops / median_s / 1e12"),
+    Column("gbps", "float64", "bytes / median_s / 1e9"),
+    Column("algbw_gbps", "float64", "collectives: bytes / time, GB/s"),
+    Column("busbw_gbps", "float64", "collectives: algbw times the nccl-tests bus factor"),
+    Column("max_abs_err", "float64", "max |out - ref| against the float64 reference"),
+    Column("max_rel_err", "float64", "max |out - ref| / |ref|"),
+    Column("ulp_max", "float64", "largest distance in units of last place of the output dtype"),
+    Column("mismatch_frac", "float64", "fraction of elements outside the dtype tolerance"),
+    Column("deterministic", "boolean", "repeated launches gave bitwise-equal outputs"),
+    Column("fingerprint", "string", "hash of the output bytes"),
+    Column("error", "string", "why the case is not ok (message, signal)"),
+    Column("world_size", "Int64", "collectives: ranks in the world"),
+    Column("rank_skew", "float64", "collectives: slowest over fastest rank's median"),
+    Column("slowest_rank", "Int64", "collectives: rank whose median is the case time"),
+    Column("cache_state", "string", "warm, or cold (last-level cache flushed before each launch)"),
+    Column("graph", "boolean", "launches replayed from a captured device graph"),
+    Column("cold_bytes", "float64", "bytes touched between launches to evict caches (cold)"),
+    Column("host_submit_s", "float64", "host time to enqueue one launch, seconds (median)"),
+    Column("throttled_frac", "float64", "fraction of telemetry readings that reported throttling"),
+    Column("sm_clock_mhz", "float64", "SM/GFX clock during the case, MHz (median reading)"),
+    Column("mem_clock_mhz", "float64", "memory clock during the case, MHz (median reading)"),
+    Column("temp_c", "float64", "highest device temperature during the case, Celsius"),
+    Column("power_w", "float64", "mean board power during the case, watts"),
+    Column("ulp_mean", "float64", "mean ULP distance to the reference rounded to the dtype"),
+    Column("nan_mismatch", "Int64", "elements where exactly one of output/reference is NaN"),
+    Column("inf_mismatch", "Int64", "elements with an infinity the other side lacks"),
+    Column("ref_elements", "Int64", "output elements the reference covers (compared)"),
+    Column("tolerance", "string", "rtol/atol of the reference check"),
+    Column("flags", "string", "comma-separated check flags (reference_mismatch, ...)"),
+    Column("peak_tflops", "float64", "device's published (or estimated) peak TFLOP/s, this dtype"),
+    Column("peak_gbps", "float64", "device's published peak memory bandwidth, GB/s"),
+    Column("peak_source", "string", "where the peak figures come from"),
+    Column("peak_estimated", "boolean", "the peak is an estimate (e.g. CPU cores x GHz x FMA)"),
+    Column("pct_of_peak", "float64", "percent of peak: max of TFLOP/s and GB/s utilisation"),
+    Column("pct_of_best_matmul", "float64", "percent of the best matmul TFLOP/s of the run"),
+    Column("suspect", "boolean", "a check, or a result above peak, says it may not be real"),
+)
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+FINGERPRINT_COLUMNS = (
+    "run_id", "key", "kernel", "case", "dtype", "shape", "n", "hash", "positions", "bits",
+    "values", "rtol", "atol", "all_equal", "nan_count", "inf_count",
+)
+
+SAMPLE_COLUMNS = (
+    "run_id", "kernel", "case", "dtype", "rank", "index", "seconds", "iters", "throttled",
+)
+
+
+def as_float(value: Any) -> float | None:
+    """A finite float, or None for missing, NA, non-numeric and non-finite values."""
+    if value is None or value is pd.NA:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def results_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows (dicts) to the typed results table; unknown keys are kept after the schema."""
+    frame = pd.DataFrame(list(rows))
+    for col in COLUMNS:
+        if col.name not in frame:
+            frame[col.name] = pd.Series([None] * len(frame), dtype=col.dtype, index=frame.index)
+    extra = [c for c in frame.columns if c not in COLUMN_NAMES]
+    frame = frame[list(COLUMN_NAMES) + extra]
+    for col in COLUMNS:
+        frame[col.name] = frame[col.name].astype(col.dtype)
+    return frame
+
+
+def samples_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    records: list[tuple[Any, ...]] = []
+    for ev in events:
+        row, smp = ev["row"], ev.get("samples") or {}
+        ranks = smp.get("ranks") or [{"rank": 0, "seconds": smp.get("seconds", [])}]
+        iters = smp.get("iters")
+        for r in ranks:
+            flags = r.get("throttled") or smp.get("throttled") or []
+            for i, s in enumerate(r.get("seconds", [])):
+                flag = flags[i] if i < len(flags) else None
+                records.append((row["run_id"], row["kernel"], row["case"], row["dtype"],
+                                r["rank"], i, s, iters, flag))
+    frame = pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
+    return frame.astype({"rank": "int32", "index": "int32", "seconds": "float64", "iters": "Int64",
+                         "throttled": "boolean"})
+
+
+def fingerprints_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    for ev in events:
+        fp = (ev.get("samples") or {}).get("fingerprint")
+        if fp:
+            record = {c: fp.get(c) for c in FINGERPRINT_COLUMNS}
+            record["run_id"] = ev["row"].get("run_id")
+            record["shape"] = "x".join(str(d) for d in fp.get("shape", []))
+            # float64 bit patterns with the sign set exceed int64: keep them uint64
+            record["bits"] = np.asarray(fp.get("bits") or [], dtype=np.uint64)
+            record["positions"] = np.asarray(fp.get("positions") or [], dtype=np.int64)
+            records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=list(FINGERPRINT_COLUMNS))
+    return frame.astype({"n": "int64", "rtol": "float64", "atol": "float64"})
