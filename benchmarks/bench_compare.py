@@ -59,15 +59,15 @@ import numpy as np
 import torch
 
 from accelbench import _core
-from accelbench.measure import case as measured_case
-from accelbench.workloads.catalog import load_suite
 from accelbench.analysis.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, case_samples
 from accelbench.devices import Device, resolve_device
-from accelbench.results import RunDir, load_samples
+from accelbench.measure import case as measured_case
 from accelbench.measure.core import Settings
 from accelbench.measure.runner import Runner
+from accelbench.results import RunDir, load_samples
 from accelbench.workloads import get_family
 from accelbench.workloads.base import Case, Prepared
+from accelbench.workloads.catalog import load_suite
 
 SUITE = """
 family = "matmul"

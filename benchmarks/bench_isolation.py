@@ -24,8 +24,8 @@ import tempfile
 import time
 
 from accelbench.devices import CpuDevice
-from accelbench.measure.isolation import InProcessExecutor, IsolatedExecutor
 from accelbench.measure.core import Settings
+from accelbench.measure.isolation import InProcessExecutor, IsolatedExecutor
 from accelbench.workloads.matmul import FAMILY
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from accelbench.workloads.catalog import load_suite
 from accelbench.pytest_plugin import AccelBenchmark
 from accelbench.workloads.base import Case
+from accelbench.workloads.catalog import load_suite
 
 CASES = [c for c in load_suite("quick").cases if c.kernel == "matmul"]
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import torch
 
-from accelbench.workloads.catalog import load_family_file
 from accelbench.devices import CpuDevice
 from accelbench.errors import CatalogError, UnsupportedError
 from accelbench.workloads import attention
@@ -20,6 +19,7 @@ from accelbench.workloads.attention import (
     causal_pairs,
 )
 from accelbench.workloads.base import Case
+from accelbench.workloads.catalog import load_family_file
 
 CATALOG = Path(__file__).resolve().parents[1] / "python" / "accelbench" / "kernels"
 

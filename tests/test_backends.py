@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from accelbench import _core
+from accelbench.devices import AcceleratorDevice, rotating_copies
 from accelbench.devices.facts import event_api, probe_events
 from accelbench.devices.timers import (
     ColdEventTimer,
@@ -23,7 +24,6 @@ from accelbench.devices.timers import (
     timer_columns,
     timer_intervals,
 )
-from accelbench.devices import AcceleratorDevice, rotating_copies
 from accelbench.errors import UnsupportedError, UsageError
 from tests.fakes import FakeRuntime
 

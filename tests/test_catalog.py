@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from accelbench.workloads.catalog import catalog_dir, filter_cases, load_catalog, load_suite
 from accelbench.errors import CatalogError
+from accelbench.workloads.catalog import catalog_dir, filter_cases, load_catalog, load_suite
 
 
 def test_builtin_catalog_expands_llm_projection_shapes() -> None:

@@ -16,9 +16,9 @@ import torch
 from accelbench import _core, load
 from accelbench.analysis.consistency import check_consistency
 from accelbench.devices import CpuDevice
-from accelbench.results import RunDir, load_fingerprints
 from accelbench.measure.case import measure_case
 from accelbench.measure.core import Settings
+from accelbench.results import RunDir, load_fingerprints
 from accelbench.workloads import FAMILIES
 from accelbench.workloads.base import Case, Prepared
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from accelbench import _core
-from accelbench.cli import main
 from accelbench.analysis.compare import case_samples, compare_groups, compare_runs
+from accelbench.cli import main
 from accelbench.errors import InputError
 from accelbench.results import load_samples
 

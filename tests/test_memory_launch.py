@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from accelbench.workloads.catalog import load_family_file
 from accelbench.devices import CpuDevice
-from accelbench.measure.measurement import Timing, make_timer
 from accelbench.errors import CatalogError, UnsupportedError
+from accelbench.measure.measurement import Timing, make_timer
 from accelbench.workloads import launch, memory
 from accelbench.workloads.base import Case
+from accelbench.workloads.catalog import load_family_file
 
 CATALOG = Path(__file__).resolve().parents[1] / "python" / "accelbench" / "kernels"
 

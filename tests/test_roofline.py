@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from accelbench.analysis.peaks import CpuInfo, cpu_info, cpu_peak, match_device, peak_for
-from accelbench.results.schema import COLUMN_NAMES, results_frame
 from accelbench.analysis.roofline import ROOFLINE_COLUMNS, annotate, peak_sources
 from accelbench.report.tables import roofline_table
+from accelbench.results.schema import COLUMN_NAMES, results_frame
 
 H100 = "NVIDIA H100 80GB HBM3"
 

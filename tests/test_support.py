@@ -6,8 +6,8 @@ import pandas as pd
 from rich.console import Console
 
 import accelbench
-from accelbench.results import STATUSES, results_frame
 from accelbench.report.tables import support_table
+from accelbench.results import STATUSES, results_frame
 
 
 def _frame() -> pd.DataFrame:

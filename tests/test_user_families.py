@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import accelbench
-from accelbench.workloads.catalog import load_suite
 from accelbench.errors import CatalogError
 from accelbench.workloads import get_family, user
+from accelbench.workloads.catalog import load_suite
 from tests.conftest import FAST
 from tests.procs import TESTS_DIR, env_with, new_marker, only_run, run_cli
 

@@ -306,6 +306,26 @@ def _status_reason(a: _Side, b: _Side, key: tuple[str, str, str]) -> str | None:
     return f"status {'/'.join(sa)} vs {'/'.join(sb)}"
 
 
+def _warnings(a: _Side, b: _Side, env_diff: list[tuple[str, str, str]]) -> list[str]:
+    """Schema versions this version does not read, and environments that differ."""
+    warnings: list[str] = []
+    for side in (a, b):
+        for path, meta in zip(side.paths, side.metas, strict=True):
+            version = meta.get("schema_version")
+            if version != SCHEMA_VERSION:
+                run = side.name if len(side.paths) == 1 else f"{side.name} ({path.name})"
+                warnings.append(f"run {run} has schema version {version}, "
+                                f"this accelbench reads version {SCHEMA_VERSION}")
+    if env_diff:
+        warnings.append("environments differ in: " + ", ".join(k for k, _, _ in env_diff))
+    for side in (a, b):
+        within = sorted({k for m in side.metas[1:] for k, _, _ in
+                         env_differences(side.metas[0], m)})
+        if within:
+            warnings.append(f"runs of {side.name} differ in: " + ", ".join(within))
+    return warnings
+
+
 def compare_groups(
     runs_a: Sequence[str | os.PathLike[str]],
     runs_b: Sequence[str | os.PathLike[str]],
@@ -323,23 +343,8 @@ def compare_groups(
     exactly :func:`compare_runs`.
     """
     a, b = _read_side("A", runs_a), _read_side("B", runs_b)
-    warnings: list[str] = []
-    for side in (a, b):
-        for path, meta in zip(side.paths, side.metas, strict=True):
-            version = meta.get("schema_version")
-            if version != SCHEMA_VERSION:
-                run = side.name if len(side.paths) == 1 else f"{side.name} ({path.name})"
-                warnings.append(f"run {run} has schema version {version}, "
-                                f"this accelbench reads version {SCHEMA_VERSION}")
     env_diff = env_differences(a.metas[0], b.metas[0])
-    if env_diff:
-        warnings.append("environments differ in: " + ", ".join(k for k, _, _ in env_diff))
-    for side in (a, b):
-        within = sorted({k for m in side.metas[1:] for k, _, _ in
-                         env_differences(side.metas[0], m)})
-        if within:
-            warnings.append(f"runs of {side.name} differ in: " + ", ".join(within))
-
+    warnings = _warnings(a, b, env_diff)
     keys_a, keys_b = a.keys(), b.keys()
     in_a, in_b = set(keys_a), set(keys_b)
     cases: list[CaseDiff] = []

@@ -100,19 +100,24 @@ def _sleep_rate(module: Any, small: int = 20_000_000, large: int = 200_000_000) 
     return (large - small) / (b - a)
 
 
-def _sleep_checks(device: AcceleratorDevice, module: Any, budget_s: float) -> list[Check]:
-    api = device._events
-    assert api is not None
-    rate = _sleep_rate(module)
-    checks = [Check("spin clock (host-calibrated)", None, 1.0 / rate,
-                    note=f"{rate / 1e6:.1f} M cycles/s")]
-    # Host cost per launch, to size the lead-in so the host always runs ahead.
+def _submit_cost(module: Any) -> float:
+    """Host cost per launch, to size the lead-in so the host always runs ahead."""
     module.synchronize()
     t0 = time.perf_counter()
     for _ in range(200):
         module._sleep(0)
     submit = (time.perf_counter() - t0) / 200
     module.synchronize()
+    return submit
+
+
+def _sleep_checks(device: AcceleratorDevice, module: Any, budget_s: float) -> list[Check]:
+    api = device._events
+    assert api is not None
+    rate = _sleep_rate(module)
+    checks = [Check("spin clock (host-calibrated)", None, 1.0 / rate,
+                    note=f"{rate / 1e6:.1f} M cycles/s")]
+    submit = _submit_cost(module)
 
     def kernel(d: float) -> Callable[[], object]:
         cycles = round(d * rate)
@@ -157,15 +162,22 @@ def _sleep_checks(device: AcceleratorDevice, module: Any, budget_s: float) -> li
                             (measured - null - 100e-6) / 100e-6, TOLERANCE,
                             "events must follow the work's stream"))
     if api.capture is not None:
-        gnull = _median_time(GraphTimer([kernel(0.0)], api), True, budget_s)
-        checks.append(Check("graph null launch", None, gnull))
-        for d in DURATIONS_S:
-            measured = _median_time(GraphTimer([kernel(d)], api), True, budget_s)
-            checks.append(Check(f"graph spin {d * 1e6:g} us", gnull + d, measured,
-                                (measured - gnull - d) / d, _tolerance(d)))
+        checks += _graph_checks(kernel, api, budget_s)
     again = _sleep_rate(module)
     checks.append(Check("spin clock drift", None, 1.0 / again, (again - rate) / rate, None,
                         "change of the calibrated rate during the test"))
+    return checks
+
+
+def _graph_checks(kernel: Callable[[float], Callable[[], object]], api: Any,
+                  budget_s: float) -> list[Check]:
+    """Spins of known length replayed from a device graph, against the graph's null launch."""
+    gnull = _median_time(GraphTimer([kernel(0.0)], api), True, budget_s)
+    checks = [Check("graph null launch", None, gnull)]
+    for d in DURATIONS_S:
+        measured = _median_time(GraphTimer([kernel(d)], api), True, budget_s)
+        checks.append(Check(f"graph spin {d * 1e6:g} us", gnull + d, measured,
+                            (measured - gnull - d) / d, _tolerance(d)))
     return checks
 
 

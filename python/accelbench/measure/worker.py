@@ -2,7 +2,7 @@
 
 (``python -m accelbench._worker`` is the same program under its older name.)
 
-Started and supervised by :class:`accelbench.isolation.IsolatedExecutor`. It
+Started and supervised by :class:`accelbench.measure.isolation.IsolatedExecutor`. It
 talks to the parent over one end of a socket pair (file descriptor ``FD``),
 with :class:`multiprocessing.connection.Connection` framing (pickled
 messages):
@@ -11,7 +11,8 @@ messages):
   "families", "sys_path", "max_memory_gib"}``; worker -> parent ``{"op":
   "ready", "pid", "memory_limit"}`` or ``{"op": "fatal", "error"}``;
 * parent -> worker ``{"op": "case", "case"}``; worker -> parent ``{"op":
-  "outcome", "row", "samples"}`` (the result of :func:`accelbench.runner.measure_case`);
+  "outcome", "row", "samples"}`` (the result of
+  :func:`accelbench.measure.case.measure_case`);
 * parent -> worker ``{"op": "exit"}`` (or the socket closes): the worker exits.
 
 The worker is long-lived (importing PyTorch and opening the device costs

@@ -217,6 +217,20 @@ def _choices(entry: Mapping[str, Any], key: str, where: str, allowed: tuple[str,
     return [str(v) for v in values]
 
 
+def _check_fits(shape: AttnShape, dtype: torch.dtype, backend: str, backward: bool,
+                device: Any) -> None:
+    """UnsupportedError when the device lacks the dtype or the memory the case needs."""
+    reason = device.unsupported_dtype(dtype)
+    if reason:
+        raise UnsupportedError(reason)
+    need = attention_memory(shape, torch.finfo(dtype).bits // 8, backend, backward)
+    capacity = device.memory_bytes()
+    if capacity is not None and need > 0.8 * capacity:
+        why = " (the math backend materialises the Sq x Skv scores)" * (backend == "math")
+        raise UnsupportedError(f"needs {need / 2**30:.1f} GiB{why}, "
+                               f"device has {capacity / 2**30:.1f} GiB")
+
+
 def _sdp_backend(name: str) -> Any:
     try:
         from torch.nn.attention import SDPBackend
@@ -354,19 +368,11 @@ class AttentionFamily:
         shape = self.shape(case)
         backend, backward = str(case.param("sdpa")), case.param("pass") == "fwd+bwd"
         dtype = torch_dtype(case.dtype)
-        reason = device.unsupported_dtype(dtype)
-        if reason:
-            raise UnsupportedError(reason)
+        itemsize = torch.finfo(dtype).bits // 8
+        _check_fits(shape, dtype, backend, backward, device)
         sdp = _sdp_backend(backend)
         from torch.nn.attention import sdpa_kernel
 
-        itemsize = torch.finfo(dtype).bits // 8
-        need = attention_memory(shape, itemsize, backend, backward)
-        capacity = device.memory_bytes()
-        if capacity is not None and need > 0.8 * capacity:
-            why = " (the math backend materialises the Sq x Skv scores)" * (backend == "math")
-            raise UnsupportedError(f"needs {need / 2**30:.1f} GiB{why}, "
-                                   f"device has {capacity / 2**30:.1f} GiB")
         gen = torch.Generator().manual_seed(input_seed(case))
 
         def draw(*dims: int) -> torch.Tensor:
