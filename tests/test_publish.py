@@ -37,11 +37,13 @@ def test_publish_writes_device_folder_with_embedded_plots(cli: Cli, tiny_suite: 
         assert (folder / name).is_file(), name
     readme = (folder / "README.md").read_text()
     pngs = sorted(p.relative_to(folder).as_posix() for p in (folder / "plots").glob("*.png"))
-    assert pngs == ["plots/stability_matmul.png", "plots/throughput_matmul.png"]
+    frame = load(run)
+    # the roofline is drawn wherever the table has a peak (the CPU's labelled estimate here)
+    roofline = ["plots/roofline.png"] if frame["peak_tflops"].notna().any() else []
+    assert pngs == [*roofline, "plots/stability_matmul.png", "plots/throughput_matmul.png"]
     assert sorted(_embedded(readme)) == pngs  # every plot embedded, nothing dangling
     assert "## matmul" in readme and "tiny 64" in readme and "TFLOP/s" in readme
     assert str(tmp_path) not in readme
-    frame = load(run)
     assert frame.equals(load(folder))  # the published folder is itself a loadable run
     index = (tmp_path / "results" / "README.md").read_text()
     assert INDEX_NOTE in index and f"({folder.name}/README.md)" in index
@@ -101,6 +103,31 @@ def test_plots_cover_attention_and_collectives_rows(tmp_path: Path) -> None:
     readme = render_readme(meta, frame, [f"plots/{n}" for n in names])
     assert "busbw GB/s" in readme.split("## collectives")[1]
     assert "broken s=64 fp16: unsupported (no fp16)" in readme
+
+
+def test_roofline_plot_is_drawn_from_the_annotated_peaks(tmp_path: Path) -> None:
+    from accelbench.analysis.peaks import Peak
+    from accelbench.analysis.roofline import annotate
+    from accelbench.report.plots import plot_roofline, roofs_of
+
+    rows = [{"run_id": "r", "device": "cuda:0", "device_name": "Roof GPU", "backend": "cuda",
+             "kernel": "matmul", "case": f"sq {n}", "params": f"M={n}", "dtype": "bf16",
+             "status": "ok", "median_s": 1e-3, "flops": 2.0 * n**3, "bytes": 6.0 * n * n,
+             "tflops": 2.0 * n**3 / 1e-3 / 1e12, "gbps": 6.0 * n * n / 1e-3 / 1e9}
+            for n in (256, 1024, 4096)]
+    frame = results_frame(rows)
+    assert roofs_of(frame) == {}  # not annotated: no peaks known, no roofline
+    assert plot_roofline(frame, "Roof GPU", tmp_path) is None
+
+    def peaks(name: str, kind: str) -> Peak | None:
+        if kind == "memory":
+            return Peak(3000.0, "GB/s", "test sheet", False, name)
+        return Peak(900.0, "TFLOP/s", "test sheet", False, name) if kind == "bf16" else None
+
+    annotated = annotate(frame, peaks)
+    assert roofs_of(annotated) == {"bf16": (900.0, 3000.0)}
+    path = plot_roofline(annotated, "Roof GPU", tmp_path)
+    assert path is not None and path.name == "roofline.png" and path.stat().st_size > 1000
 
 
 @pytest.mark.parametrize(("params", "case", "want"), [

@@ -77,7 +77,7 @@ import pandas as pd
 
 from accelbench import _core
 from accelbench.errors import UsageError
-from accelbench.kinds import Verdict
+from accelbench.kinds import Status, Verdict
 from accelbench.results import SCHEMA_VERSION, load, load_samples, read_meta
 
 __all__ = [
@@ -301,7 +301,7 @@ def _status_reason(a: _Side, b: _Side, key: tuple[str, str, str]) -> str | None:
     """``status X vs Y`` when the case is not ok in some run (statuses joined by "/")."""
     sa = list(dict.fromkeys(str(rows[key]["status"]) for rows in a.rows))
     sb = list(dict.fromkeys(str(rows[key]["status"]) for rows in b.rows))
-    if sa == ["ok"] and sb == ["ok"]:
+    if sa == [Status.OK] and sb == [Status.OK]:
         return None
     return f"status {'/'.join(sa)} vs {'/'.join(sb)}"
 

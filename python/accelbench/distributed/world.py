@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -234,9 +233,6 @@ class LocalWorld:
 
     def kill(self) -> None:
         """SIGKILL every rank's process group and reap it; idempotent."""
-        for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
         for proc in self.procs:
             kill_group(proc, wait_s=10)
         if self._stdin is not None:

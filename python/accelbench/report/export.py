@@ -23,6 +23,7 @@ from typing import Any
 from accelbench.analysis import load
 from accelbench.analysis.compare import case_samples
 from accelbench.errors import UsageError
+from accelbench.kinds import Status
 from accelbench.results import load_samples
 
 __all__ = ["EXTRA_INFO", "pytest_benchmark_json"]
@@ -94,7 +95,7 @@ def pytest_benchmark_json(run_dir: str | os.PathLike[str]) -> str:
     for row in frame.to_dict("records"):
         key = (str(row["kernel"]), str(row["case"]), str(row["dtype"]))
         data = samples.get(key)
-        if row["status"] != "ok" or data is None or len(data) == 0:
+        if row["status"] != Status.OK or data is None or len(data) == 0:
             continue
         stats: Any = Stats()  # type: ignore[no-untyped-call]  # pytest-benchmark is untyped
         for value in data:

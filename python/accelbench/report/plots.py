@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accelbench.kinds import Status
+
 __all__ = ["PlotFn", "make_plots", "roofs_of", "seq_len", "series_name"]
 
 PlotFn = Callable[..., "Path | None"]
@@ -59,7 +61,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["status"] == "ok"]
+    return frame[frame["status"] == Status.OK]
 
 
 def seq_len(row: pd.Series) -> float | None:
@@ -209,7 +211,9 @@ def plot_roofline(frame: pd.DataFrame, device_name: str, out: Path) -> Path | No
     for i, (dtype, (peak, bw)) in enumerate(roofs.items()):
         color = f"C{i}"
         roof = np.full_like(grid, peak) if bw is None else np.minimum(peak, bw * grid / 1e3)
-        label = f"{dtype} roof ({peak:.3g} TFLOP/s" + (f", {bw:.3g} GB/s)" if bw else ")")
+        label = f"{dtype} roof ({peak:.3g} TFLOP/s" + (f", {bw:.3g} GB/s" if bw else "")
+        estimated = frame.loc[frame["dtype"] == dtype, "peak_estimated"].fillna(False).any()
+        label += ", estimate)" if estimated else ")"
         ax.plot(grid, roof, color=color, lw=1.2, label=label)
         d = rows[rows["dtype"] == dtype]
         ax.scatter(d["flops"] / d["bytes"], d["tflops"], color=color, s=14,

@@ -29,9 +29,10 @@ import pandas as pd
 from accelbench.analysis import load
 from accelbench.analysis.compare import case_samples
 from accelbench.errors import UsageError
+from accelbench.kinds import Status
 from accelbench.report.plots import make_plots
 from accelbench.report.tables import fmt_time
-from accelbench.results import load_samples, read_meta
+from accelbench.results import atomic, load_samples, read_meta
 from accelbench.results.schema import as_float
 
 __all__ = ["INDEX_NOTE", "publish", "render_index", "render_readme", "write_index"]
@@ -93,7 +94,7 @@ def _facts(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _family_section(kernel: str, rows: pd.DataFrame) -> list[str]:
-    ok = rows[rows["status"] == "ok"]
+    ok = rows[rows["status"] == Status.OK]
     lines = [f"## {kernel}", ""]
     collective = bool(ok["busbw_gbps"].notna().any())
     head = ["case", "params", "dtype", "median", "95% CI of median", "TFLOP/s", "GB/s"]
@@ -126,7 +127,7 @@ def _family_section(kernel: str, rows: pd.DataFrame) -> list[str]:
                           [[r["case"], r["dtype"], *[fmt.get(c, _g)(r[c]) for c in agree]]
                            for r in rows.to_dict("records")
                            if any(as_float(r[c]) is not None for c in agree)]), ""]
-    bad = rows[rows["status"] != "ok"]
+    bad = rows[rows["status"] != Status.OK]
     if not bad.empty:
         lines += ["Not measured:", ""]
         lines += [f"- {r['case']} {r['dtype']}: {r['status']}"
@@ -142,7 +143,7 @@ def render_readme(meta: Mapping[str, Any], frame: pd.DataFrame, plots: Iterable[
     config = meta.get("config") or {}
     suite = str(config.get("suite", "-"))
     suite = Path(suite).name if suite.endswith(".toml") else suite
-    ok = int((frame["status"] == "ok").sum())
+    ok = int((frame["status"] == Status.OK).sum())
     lines = [
         f"# {device.get('name', 'unknown device')} ({device.get('backend', '-')})", "",
         f"Run `{meta.get('run_id', '-')}` of suite `{suite}`, recorded {meta.get('created', '-')}:"
@@ -164,7 +165,7 @@ def render_readme(meta: Mapping[str, Any], frame: pd.DataFrame, plots: Iterable[
 
 
 def _best(frame: pd.DataFrame, kernel: str) -> str:
-    rows = frame[(frame["kernel"] == kernel) & (frame["status"] == "ok")]
+    rows = frame[(frame["kernel"] == kernel) & (frame["status"] == Status.OK)]
     for col, unit in (("busbw_gbps", "GB/s busbw"), ("tflops", "TFLOP/s"), ("gbps", "GB/s")):
         vals = rows[rows[col].notna()]
         if not vals.empty:
@@ -185,7 +186,7 @@ def render_index(folders: Mapping[str, tuple[Mapping[str, Any], pd.DataFrame]]) 
         rows.append([f"[{device.get('name', name)}]({name}/README.md)",
                      device.get("backend", "-"), f"`{meta.get('run_id', '-')}`",
                      (env.get("software") or {}).get("torch", "-"),
-                     f"{int((frame['status'] == 'ok').sum())}/{len(frame)}",
+                     f"{int((frame['status'] == Status.OK).sum())}/{len(frame)}",
                      *[_best(frame, k) for k in kernels]])
     lines = ["# Published results", "", INDEX_NOTE, "", *_table(head, rows)]
     return "\n".join(lines) + "\n"
@@ -198,14 +199,8 @@ def write_index(results_dir: Path) -> Path:
         if (sub / "meta.json").is_file() and (sub / "results.parquet").is_file():
             folders[sub.name] = (read_meta(sub), pd.read_parquet(sub / "results.parquet"))
     index = results_dir / "README.md"
-    _write_text(index, render_index(folders))
+    atomic.write_text(index, render_index(folders))
     return index
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]) -> Path:
@@ -225,16 +220,13 @@ def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]
     plot_dir = folder / "plots"
     if plot_dir.exists():
         shutil.rmtree(plot_dir)
-    _write_text(folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    for name, table in (("results", frame), ("samples", samples)):
-        tmp = folder / f".{name}.parquet.tmp"
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, folder / f"{name}.parquet")
-    frame.to_csv(folder / ".results.csv.tmp", index=False)
-    os.replace(folder / ".results.csv.tmp", folder / "results.csv")
+    atomic.write_text(folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    atomic.write_frame(folder / "results.parquet", frame)
+    atomic.write_frame(folder / "samples.parquet", samples)
+    atomic.write_frame(folder / "results.csv", frame)
     device_name = str(((meta.get("environment") or {}).get("device") or {}).get("name", ""))
     paths = make_plots(frame, case_samples(samples), device_name, plot_dir)
     rel = [p.relative_to(folder).as_posix() for p in paths]
-    _write_text(folder / "README.md", render_readme(meta, frame, rel))
+    atomic.write_text(folder / "README.md", render_readme(meta, frame, rel))
     write_index(root)
     return folder
