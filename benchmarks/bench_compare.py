@@ -63,8 +63,8 @@ from accelbench.analysis.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, case_s
 from accelbench.devices import Device, resolve_device
 from accelbench.measure import case as measured_case
 from accelbench.measure.core import Settings
-from accelbench.measure.runner import Runner
 from accelbench.results import RunDir, load_samples
+from accelbench.runner.suite import Runner
 from accelbench.workloads import get_family
 from accelbench.workloads.base import Case, Prepared
 from accelbench.workloads.catalog import load_suite

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_isolation.py [--cases N] [--quick-suite]``. Prints:
 
-1. worker start-up: spawn ``python -m accelbench.measure.worker``, import PyTorch,
+1. worker start-up: spawn ``python -m accelbench.runner.worker``, import PyTorch,
    open the device, answer "ready" (paid once per run and after each crash);
 2. per-case wall time through ``InProcessExecutor`` (the baseline, measured
    in the same run) and ``IsolatedExecutor``, interleaved, for (a) a case
@@ -25,7 +25,7 @@ import time
 
 from accelbench.devices import CpuDevice
 from accelbench.measure.core import Settings
-from accelbench.measure.isolation import InProcessExecutor, IsolatedExecutor
+from accelbench.runner.isolation import InProcessExecutor, IsolatedExecutor
 from accelbench.workloads.matmul import FAMILY
 
 

@@ -23,7 +23,7 @@ READ_SIDE = ("accelbench", "accelbench.kinds", "accelbench.supervise", "accelben
 READ_SIDE_PACKAGES = ("accelbench.results", "accelbench.analysis", "accelbench.report")
 #: What the read side may not import, directly or through others.
 MEASURING = ("torch", "accelbench.devices", "accelbench.measure", "accelbench.workloads",
-             "accelbench.distributed", "accelbench.numerics.checks",
+             "accelbench.distributed", "accelbench.runner", "accelbench.numerics.checks",
              "accelbench.numerics.tensors", "accelbench.cli.run")
 #: Layer of each subpackage; a module may import only from its own layer or lower ones.
 #: Storage (results) sits below both its writer (measure) and its readers (analysis).
@@ -32,10 +32,11 @@ LAYERS = {
     "accelbench._core": 0,
     "accelbench.results": 1, "accelbench.workloads": 1,
     "accelbench.devices": 2, "accelbench.numerics": 2,
-    "accelbench.measure": 3, "accelbench.distributed": 3,
-    "accelbench.analysis": 4,
-    "accelbench.report": 5,
-    "accelbench.cli": 6, "accelbench.pytest_plugin": 6, "accelbench._worker": 6,
+    "accelbench.measure": 3, "accelbench.distributed": 4,
+    "accelbench.runner": 5,
+    "accelbench.analysis": 6,
+    "accelbench.report": 7,
+    "accelbench.cli": 8, "accelbench.pytest_plugin": 8, "accelbench._worker": 8,
 }
 
 

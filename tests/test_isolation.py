@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import accelbench
-from accelbench.measure.isolation import crash_site, describe_exit
-from accelbench.measure.runner import deaths_in_flight
+from accelbench.runner.isolation import crash_site, describe_exit
+from accelbench.runner.suite import deaths_in_flight
 from tests.conftest import FAST
 from tests.procs import (
     TESTS_DIR,

@@ -12,9 +12,9 @@ import accelbench
 from accelbench.devices import CpuDevice
 from accelbench.devices.telemetry import AmdSmiSource, Monitor, NvmlSource, Reading
 from accelbench.measure.core import Settings
-from accelbench.measure.runner import Runner
 from accelbench.measure.selftest import selftest
 from accelbench.results import RunDir
+from accelbench.runner.suite import Runner
 from accelbench.workloads.base import Case
 from tests.fakes import FakeNvml, FakeRuntime
 from tests.test_backends import FakeDevice

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from accelbench.measure.worker import main
+from accelbench.runner.worker import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Supervising child processes: how they ended, dying with the parent, killing a group.
 
-Shared by the case worker (:mod:`accelbench.measure.isolation`) and the
+Shared by the case worker (:mod:`accelbench.runner.isolation`) and the
 ranks of a local world (:mod:`accelbench.distributed.world`). No torch.
 """
 

@@ -26,7 +26,6 @@ from accelbench.distributed.world import joined_world, world_cases
 from accelbench.errors import UsageError
 from accelbench.kinds import FAILED
 from accelbench.measure.core import Settings
-from accelbench.measure.runner import Runner, needs_world
 from accelbench.report.tables import (
     collectives_table,
     console,
@@ -37,6 +36,7 @@ from accelbench.report.tables import (
     support_table,
 )
 from accelbench.results import SCHEMA_VERSION, RunDir
+from accelbench.runner.suite import Runner, needs_world
 from accelbench.workloads.base import Case, canonical_dtype
 from accelbench.workloads.catalog import Suite, filter_cases, load_suite
 

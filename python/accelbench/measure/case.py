@@ -4,7 +4,7 @@
 result row and its raw samples; it never raises for a problem of the case
 itself (unsupported dtype, out of memory, a failing kernel): those become the
 row's ``status`` and ``error``. It runs in the worker process
-(:mod:`accelbench.measure.worker`) or, with ``--no-isolation``, in the
+(:mod:`accelbench.runner.worker`) or, with ``--no-isolation``, in the
 runner's own.
 """
 

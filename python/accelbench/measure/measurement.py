@@ -1,7 +1,7 @@
 """The measurement step, written once: pick the timer, drive the sampler, summarise.
 
 Every path that times a kernel goes through here: the runner
-(:func:`accelbench.measure.runner.measure_case`), sustained runs
+(:func:`accelbench.measure.case.measure_case`), sustained runs
 (:mod:`accelbench.measure.sustain`), the ranks of a collective
 (:mod:`accelbench.distributed.rank`) and the pytest fixture
 (:mod:`accelbench.pytest_plugin`). So they honour the same options:

@@ -24,7 +24,7 @@ from accelbench.analysis import load
 from accelbench.analysis.compare import case_samples
 from accelbench.errors import UsageError
 from accelbench.kinds import Status
-from accelbench.results import load_samples
+from accelbench.results import load_samples, read_meta
 
 __all__ = ["EXTRA_INFO", "pytest_benchmark_json"]
 
@@ -83,12 +83,7 @@ def pytest_benchmark_json(run_dir: str | os.PathLike[str]) -> str:
         raise UsageError("export --pytest-benchmark needs the pytest-benchmark package "
                          "(pip install pytest-benchmark)") from None
     path = Path(run_dir)
-    try:
-        meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: not a run directory (no meta.json)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}/meta.json: unreadable: {exc}") from None
+    meta = read_meta(path)
     frame = load(path)
     samples = case_samples(load_samples(path))
     benchmarks = []

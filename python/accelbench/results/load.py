@@ -7,7 +7,9 @@ A run cut short has no tables yet; they are rebuilt from ``events.jsonl``
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -43,19 +45,21 @@ def load(run_dir: str | os.PathLike[str], annotate: Annotate | None = None) -> p
     return frame if annotate is None else annotate(frame)
 
 
-def load_fingerprints(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The output fingerprints of a run, one row per checked case."""
+def _table(run_dir: str | os.PathLike[str], name: str,
+           rebuild: Callable[[Iterable[Mapping[str, Any]]], pd.DataFrame]) -> pd.DataFrame:
+    """``NAME.parquet`` of a run, or the same table rebuilt from its event log."""
     path = _run_path(run_dir)
-    table = path / "fingerprints.parquet"
+    table = path / f"{name}.parquet"
     if table.exists():
         return pd.read_parquet(table)
-    return fingerprints_frame(RunDir(path).case_events().values())
+    return rebuild(RunDir(path).case_events().values())
+
+
+def load_fingerprints(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The output fingerprints of a run, one row per checked case."""
+    return _table(run_dir, "fingerprints", fingerprints_frame)
 
 
 def load_samples(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The raw samples of a run, one row per sample."""
-    path = _run_path(run_dir)
-    table = path / "samples.parquet"
-    if table.exists():
-        return pd.read_parquet(table)
-    return samples_frame(RunDir(path).case_events().values())
+    return _table(run_dir, "samples", samples_frame)

@@ -1,8 +1,8 @@
-"""The worker process: ``python -m accelbench.measure.worker FD PARENT_PID``.
+"""The worker process: ``python -m accelbench.runner.worker FD PARENT_PID``.
 
 (``python -m accelbench._worker`` is the same program under its older name.)
 
-Started and supervised by :class:`accelbench.measure.isolation.IsolatedExecutor`. It
+Started and supervised by :class:`accelbench.runner.isolation.IsolatedExecutor`. It
 talks to the parent over one end of a socket pair (file descriptor ``FD``),
 with :class:`multiprocessing.connection.Connection` framing (pickled
 messages):

@@ -4,7 +4,7 @@ A benchmark pointed at immature hardware and drivers meets segfaults,
 aborts, hangs and runaway allocations; each must become *the result of one
 case*, never the end of the run. :class:`IsolatedExecutor` therefore runs
 :func:`accelbench.measure.case.measure_case` in a long-lived worker process
-(``python -m accelbench.measure.worker``, see :mod:`accelbench.measure.worker`) and waits
+(``python -m accelbench.runner.worker``, see :mod:`accelbench.runner.worker`) and waits
 for each answer with a timeout:
 
 * the worker answers: its row is the case's result (``ok``, ``error`` incl.
@@ -153,7 +153,7 @@ class IsolatedExecutor:
         log = self._open_log()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "accelbench.measure.worker", str(there.fileno()),
+                [sys.executable, "-m", "accelbench.runner.worker", str(there.fileno()),
                  str(os.getpid())],
                 pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 env=env, start_new_session=True,

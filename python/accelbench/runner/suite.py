@@ -3,7 +3,7 @@
 :class:`Runner` walks a list of cases, writes each finished case to the
 run's event log before starting the next one, and skips cases already
 recorded (``--resume``). Cases of ordinary families run one at a time in a
-supervised worker process (:mod:`accelbench.measure.isolation`), so a crash
+supervised worker process (:mod:`accelbench.runner.isolation`), so a crash
 or hang becomes that case's status. Cases of a family that needs a world of
 ranks (``needs_world``: the collectives) are handed to
 :func:`accelbench.distributed.lead.run_world_cases`, which launches or joins the
@@ -20,8 +20,8 @@ from accelbench.devices import Device
 from accelbench.distributed.lead import run_world_cases
 from accelbench.kinds import Event, Status
 from accelbench.measure.core import Outcome, Settings, failure_row
-from accelbench.measure.isolation import Executor, make_executor
 from accelbench.results import RunDir
+from accelbench.runner.isolation import Executor, make_executor
 from accelbench.workloads import get_family
 from accelbench.workloads.base import Case
 
