@@ -238,6 +238,15 @@ def test_read_side_works_where_torch_cannot_be_imported(tmp_path: Path) -> None:
     assert "consistency 100.0%" in subprocess.run(
         [sys.executable, "-c", BLOCK_TORCH, "consistency", *runs], capture_output=True,
         text=True, timeout=120, cwd=tmp_path, env=env, check=False).stdout
+    # in a pipe (no terminal, no COLUMNS) tables keep their natural width instead of 80 columns
+    quiet = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    piped = subprocess.run([sys.executable, "-m", "accelbench", "compare", *runs],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=quiet,
+                           check=False)
+    assert piped.returncode == 0, piped.stderr
+    rows = [line for line in piped.stdout.splitlines() if "tiny 64" in line]
+    assert rows and all("fp32" in r or "fp64" in r for r in rows)  # one line per case
+    assert max(len(line) for line in piped.stdout.splitlines()) > 80
     # the blocker is real: a measuring command fails under it
     proc = subprocess.run([sys.executable, "-c", BLOCK_TORCH, "info", "--device", "cpu"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,

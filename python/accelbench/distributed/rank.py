@@ -112,7 +112,7 @@ def _classify(exc: BaseException) -> tuple[Status, str]:
 
 
 def _setup(case: Case, ctx: RankContext,
-           settings: Settings) -> tuple[CollectiveOp | None, Any]:
+           settings: Settings) -> tuple[CollectiveOp | None, tuple[Status, str] | None]:
     """Build and probe the collective; returns (op, None) or (None, (status, message))."""
     spec = CollectiveSpec.of(case)
     try:
