@@ -268,9 +268,9 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
         StopReason(payload["stop_reason"]), payload["warmup_s"], confidence,
         payload.get("timer") or {})
     nbytes = float(payload["bytes"])
-    status = row["status"]
-    row.update(measurement.columns(None, nbytes))
-    row["status"] = status  # the data check's verdict, not the sampler's
+    columns = measurement.columns(None, nbytes)
+    del columns["status"]  # the status is the data check's verdict, set above
+    row.update(columns)
     algbw = row["gbps"]
     spec = CollectiveSpec.of(case)
     row.update(
