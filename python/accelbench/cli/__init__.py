@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--dtypes", type=_csv)
     info = sub.add_parser("info", help="device, software and the harness's own overhead")
     info.add_argument("--device", default="auto")
+    _add_import(info)
     info.add_argument("--selftest", action="store_true",
                       help="time work of known duration with the device's timer; exit 1 if off")
     _add_compare(sub)
@@ -67,8 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="PACKAGE",
+                        help="import an out-of-tree backend package first (torch_npu, "
+                             "torch_mlu, torch_musa, ...); repeatable")
+
+
 def _add_run(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|xpu|mps|npu")
+    run.add_argument("--device", default="auto",
+                     help="auto|cpu|cuda[:i]|xpu|mps or a PrivateUse1 backend (npu, mlu, "
+                          "musa, ...; see --import)")
+    _add_import(run)
     run.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
     run.add_argument("--kernels", type=_csv, help="comma-separated families (matmul,...)")
     run.add_argument("--dtypes", type=_csv, help="comma-separated dtypes (fp32,bf16,...)")

@@ -20,6 +20,7 @@ from accelbench.analysis.roofline import annotate, peak_sources
 from accelbench.analysis.support import support_matrix
 from accelbench.cli.progress import RunProgress, stop_on_sigterm
 from accelbench.devices import Device, resolve_device
+from accelbench.devices.backends import import_backends, imported_backends
 from accelbench.devices.environment import environment
 from accelbench.distributed.lead import follow, release_followers
 from accelbench.distributed.world import joined_world, world_cases
@@ -122,6 +123,7 @@ def _resumed(args: argparse.Namespace) -> _Plan:
     run = RunDir.open(args.resume)
     meta = run.read_meta()
     cfg = meta["config"]
+    import_backends(list(cfg.get("imports") or []) + list(getattr(args, "imports", [])))
     device = resolve_device(cfg["device"])
     if device.slug != meta["environment"]["device"]["slug"]:
         raise UsageError(
@@ -133,6 +135,7 @@ def _resumed(args: argparse.Namespace) -> _Plan:
 
 
 def _new(args: argparse.Namespace) -> _Plan:
+    import_backends(args.imports)
     device = resolve_device(args.device)
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     settings = _settings(suite.settings, args)
@@ -147,6 +150,7 @@ def _new(args: argparse.Namespace) -> _Plan:
         "command": ["accelbench", *sys.argv[1:]],  # no local paths in shared runs
         "config": {
             "device": device.spec,
+            "imports": list(imported_backends()),
             "suite": args.suite if Path(args.suite).suffix != ".toml"
             else str(Path(args.suite).resolve()),
             "kernels": args.kernels,
@@ -170,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if world is not None and world.rank != 0:
         # torchrun/srun: the other ranks follow rank 0, which writes the run directory.
         suite, _ = _select(args.suite, args.kernels, args.dtypes)
+        import_backends(args.imports)
         return follow(args.device, _settings(suite.settings, args))
     if args.resume is not None:
         plan = _resumed(args)
@@ -248,6 +253,7 @@ def _describe_device(device: Device) -> list[tuple[str, str]]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    import_backends(args.imports)
     device = resolve_device(args.device)
     env = environment(device)
     out = console()

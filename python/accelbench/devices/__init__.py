@@ -27,6 +27,11 @@ from typing import Any
 
 import torch
 
+from accelbench.devices.backends import (
+    load_entry_points,
+    not_registered,
+    privateuse1_backend,
+)
 from accelbench.devices.facts import (
     DEFAULT_LLC_BYTES,
     accelerator_facts,
@@ -52,13 +57,15 @@ __all__ = [
     "AcceleratorDevice",
     "CpuDevice",
     "Device",
+    "PrivateUse1Device",
     "available_backends",
     "resolve_device",
     "rotating_copies",
 ]
 
-#: Backends in the order ``--device auto`` prefers them.
-BACKENDS: tuple[str, ...] = ("cuda", "xpu", "npu", "mps", "cpu")
+#: In-tree backends in the order ``--device auto`` prefers them; a registered
+#: PrivateUse1 backend (``npu``, ``mlu``, ``musa``, ...) comes after ``xpu``.
+BACKENDS: tuple[str, ...] = ("cuda", "xpu", "mps", "cpu")
 
 Kernel = Callable[[], object]
 
@@ -197,7 +204,7 @@ class CpuDevice(Device):
 
 
 class AcceleratorDevice(Device):
-    """A PyTorch accelerator (cuda incl. ROCm, xpu, mps, npu) timed with device events.
+    """A PyTorch accelerator (cuda incl. ROCm, xpu, mps, PrivateUse1) timed with device events.
 
     Events are recorded on the stream that is current when a batch runs (the
     stream the kernels are launched on) and the host synchronises on the end
@@ -271,6 +278,47 @@ class AcceleratorDevice(Device):
         return int(value) if value else None
 
 
+class PrivateUse1Device(AcceleratorDevice):
+    """A device of an out-of-tree backend registered under PyTorch's PrivateUse1 key.
+
+    Discovery, device count, synchronisation and timing go through the
+    device module the package registered (``torch.<name>``): its ``Event``
+    and ``current_stream`` when it has them (probed once at discovery, then
+    timed like every backend's events; ``info --selftest`` validates them),
+    else synchronised host timing, as ``timing_method`` says. A module
+    without ``synchronize`` is synchronised through ``torch.accelerator``.
+    Facts are what the module offers (:func:`~accelbench.devices.facts.privateuse1_facts`).
+    ``npu`` (Ascend) is one of these, with its specifics in the facts and
+    ``NPUGraph`` for graph mode.
+    """
+
+    def __init__(self, backend: str, index: int | None, module: Any = None) -> None:
+        module = getattr(torch, backend, None) if module is None else module
+        if module is None:
+            raise DeviceError(f"backend {backend!r} registered PrivateUse1 but no device "
+                              f"module torch.{backend}")
+        if getattr(module, "synchronize", None) is None:
+            module = _WithSynchronize(module)
+        if getattr(module, "device_count", None) is None:
+            raise DeviceError(f"torch.{backend} has no device_count(): cannot count devices")
+        super().__init__(backend, index, module)
+        self.facts["privateuse1"] = True
+
+
+class _WithSynchronize:
+    """A device module that lacks ``synchronize``, completed by ``torch.accelerator``."""
+
+    def __init__(self, module: Any) -> None:
+        self._inner = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @staticmethod
+    def synchronize() -> None:
+        torch.accelerator.synchronize()
+
+
 def rotating_copies(
     clone: Callable[[], Kernel] | None, need_bytes: int, api: EventApi
 ) -> tuple[list[Kernel], int]:
@@ -305,35 +353,42 @@ def _check_cache(cache: str) -> None:
 def _backend_available(backend: str) -> bool:
     if backend == "cpu":
         return True
-    if backend == "npu":
-        try:
-            import torch_npu  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
-            return False
     module = getattr(torch, backend, None)
     if module is None:
         return False
     try:
-        return bool(module.is_available())
+        return bool(module.is_available()) if hasattr(module, "is_available") else \
+            int(module.device_count()) > 0
     except Exception:
         return False
 
 
 def available_backends() -> list[str]:
-    """Backends usable on this machine, best first."""
-    return [b for b in BACKENDS if _backend_available(b)]
+    """Backends usable on this machine, best first (a registered PrivateUse1 one after xpu)."""
+    names = list(BACKENDS)
+    extra = privateuse1_backend()
+    if extra is not None:
+        names.insert(names.index("mps"), extra)
+    return [b for b in names if _backend_available(b)]
 
 
 def resolve_device(spec: str) -> Device:
-    """Turn ``--device`` text (``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...) into a Device."""
+    """Turn ``--device`` text (``auto``, ``cpu``, ``cuda:1``, ``npu``, ...) into a Device.
+
+    A name that is neither in-tree nor the registered PrivateUse1 backend
+    loads the :data:`~accelbench.devices.backends.ENTRY_POINT_GROUP` entry
+    points first (as does ``auto``).
+    """
     text = spec.strip().lower()
-    if text == "auto":
-        text = available_backends()[0]
     backend, _, index_text = text.partition(":")
-    if backend not in BACKENDS:
-        raise DeviceError(
-            f"unknown device {spec!r}: choose auto or one of {', '.join(BACKENDS)}"
-        )
+    if backend == "auto" or (backend not in BACKENDS and backend != privateuse1_backend()):
+        load_entry_points()
+    if backend == "auto":
+        text = available_backends()[0]
+        backend, _, index_text = text.partition(":")
+    custom = backend == privateuse1_backend()
+    if backend not in BACKENDS and not custom:
+        raise not_registered(backend)
     index: int | None = None
     if index_text:
         if not index_text.isdigit():
@@ -344,6 +399,7 @@ def resolve_device(spec: str) -> Device:
             raise DeviceError("the cpu device takes no index")
         return CpuDevice()
     if not _backend_available(backend):
-        hint = " (is torch_npu installed?)" if backend == "npu" else ""
-        raise DeviceError(f"device {backend!r} is not available in this PyTorch build{hint}")
+        raise DeviceError(f"device {backend!r} is not available in this PyTorch build")
+    if custom:
+        return PrivateUse1Device(backend, index)
     return AcceleratorDevice(backend, index)

@@ -10,8 +10,12 @@
   compute-unit counts; ``torch.xpu.Event`` when it supports timing.
 * ``mps``: Apple GPUs (``torch.mps``): chip name, recommended working-set
   size; ``torch.mps.event.Event`` plus a device-wide synchronisation.
+* PrivateUse1 backends (out-of-tree packages, see
+  :mod:`accelbench.devices.backends`): whatever ``torch.<name>`` offers, by
+  :func:`privateuse1_facts`; timing with ``torch.<name>.Event`` on
+  ``current_stream()`` when the module has them.
 * ``npu``: Ascend (``torch_npu`` registers ``torch.npu``, a mirror of the
-  CUDA API): name, memory, CANN/torch_npu versions; ``torch.npu.Event`` and
+  CUDA API), a PrivateUse1 backend with its AI-core count added;
   ``NPUGraph`` where available.
 
 A backend's timing events are *probed* at discovery (record, synchronise,
@@ -30,7 +34,8 @@ import torch
 
 from accelbench.devices.timers import EventApi
 
-__all__ = ["DEFAULT_LLC_BYTES", "accelerator_facts", "event_api", "probe_events"]
+__all__ = ["DEFAULT_LLC_BYTES", "accelerator_facts", "event_api", "privateuse1_facts",
+           "probe_events"]
 
 #: Cache size assumed when a backend cannot tell its last-level cache
 #: (triton's do_bench flushes 256 MiB for the same reason).
@@ -114,22 +119,68 @@ def _xpu_facts(module: Any, idx: int) -> dict[str, Any]:
     }
 
 
-def _npu_facts(module: Any, idx: int) -> dict[str, Any]:
-    props = module.get_device_properties(idx)
-    try:
-        import torch_npu  # type: ignore[import-not-found, unused-ignore]
+def _call(module: Any, names: tuple[str, ...], *args: Any) -> Any:
+    """The first of ``module``'s attributes ``names`` that exists (called if callable)."""
+    for name in names:
+        value = getattr(module, name, None)
+        if value is None:
+            continue
+        try:
+            return value(*args) if callable(value) else value
+        except Exception:
+            continue
+    return None
 
-        npu_version = getattr(torch_npu, "__version__", None)
-    except ImportError:
-        npu_version = None
+
+def _package_version(module: Any) -> tuple[str | None, str | None]:
+    """The package behind a PrivateUse1 device module and its version."""
+    version = getattr(module, "__version__", None)
+    top = str(getattr(module, "__name__", "")).split(".")[0]
+    package = top if top and top != "torch" else None
+    if version is None and package is not None:
+        import sys
+
+        version = getattr(sys.modules.get(package), "__version__", None)
+    return package, (str(version) if version is not None else None)
+
+
+def privateuse1_facts(backend: str, module: Any, idx: int) -> dict[str, Any]:
+    """Facts of a PrivateUse1 device from whatever ``torch.<backend>`` offers.
+
+    Name (``get_device_name``), memory (``get_device_properties(i).total_memory``
+    or ``mem_get_info``), compute units, the package and its version, driver
+    and runtime versions where the module has a function or attribute for
+    them. Anything missing is None.
+    """
+    props = _call(module, ("get_device_properties",), idx)
+    memory = getattr(props, "total_memory", None)
+    if memory is None:
+        info = _call(module, ("mem_get_info",), idx)
+        memory = info[1] if isinstance(info, tuple) and len(info) == 2 else None
+    package, version = _package_version(module)
+    name = _call(module, ("get_device_name",), idx) or getattr(props, "name", None)
+    runtime = _call(module, ("runtime_version", "get_runtime_version"))
     return {
-        "vendor": "huawei",
-        "runtime": f"torch_npu {npu_version}",
-        "memory_bytes": getattr(props, "total_memory", None),
-        "multiprocessors": getattr(props, "cube_core_num", None),
+        "name": str(name) if name else f"{backend} device {idx}",
+        "vendor": None,
+        "package": package,
+        "package_version": version,
+        "runtime": str(runtime) if runtime is not None else
+        (f"{package or backend} {version}" if version else None),
+        "driver": _call(module, ("driver_version", "get_driver_version")),
+        "memory_bytes": memory,
+        "multiprocessors": getattr(props, "multi_processor_count", None),
         "llc_bytes": getattr(props, "L2_cache_size", None) or None,
-        "uuid": None,
+        "uuid": _uuid(props),
     }
+
+
+def _npu_facts(module: Any, idx: int) -> dict[str, Any]:
+    """Ascend: the PrivateUse1 facts plus its AI-core count (``cube_core_num``)."""
+    facts = privateuse1_facts("npu", module, idx)
+    props = _call(module, ("get_device_properties",), idx)
+    facts.update(vendor="huawei", multiprocessors=getattr(props, "cube_core_num", None))
+    return facts
 
 
 def _mac_chip() -> str:
@@ -155,13 +206,15 @@ def accelerator_facts(backend: str, module: Any, idx: int, version: Any = None) 
             memory = None
         return {"name": name, "vendor": "apple", "runtime": "mps", "memory_bytes": memory,
                 "llc_bytes": None}
+    if backend == "npu":
+        return _npu_facts(module, idx)
+    if backend not in ("cuda", "xpu"):
+        return privateuse1_facts(backend, module, idx)
     name = str(module.get_device_name(idx))
     if backend == "cuda":
         facts = _cuda_facts(module, idx, version)
-    elif backend == "xpu":
-        facts = _xpu_facts(module, idx)
     else:
-        facts = _npu_facts(module, idx)
+        facts = _xpu_facts(module, idx)
     return {"name": name, **facts}
 
 

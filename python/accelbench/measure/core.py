@@ -146,6 +146,8 @@ def failure(row: Row, exc: BaseException) -> Outcome:
     """``row`` marked with the case's fault: unsupported, out of memory, or an error and where."""
     if isinstance(exc, UnsupportedError):
         row.update(status=Status.UNSUPPORTED, error=str(exc))
+    elif isinstance(exc, NotImplementedError):  # the backend has no kernel: its reason
+        row.update(status=Status.UNSUPPORTED, error=_first_line(exc) or "not implemented")
     elif is_oom(exc):
         row.update(status=Status.ERROR, error=f"out of memory: {_first_line(exc)}")
     else:

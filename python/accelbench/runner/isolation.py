@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from accelbench.devices import Device
+from accelbench.devices.backends import imported_backends
 from accelbench.errors import AccelbenchError
 from accelbench.kinds import Status
 from accelbench.measure.case import measure_case
@@ -172,6 +173,7 @@ class IsolatedExecutor:
             worker.conn.send({
                 "op": "init",
                 "device": self.device.spec,
+                "imports": list(imported_backends()),
                 "settings": self.settings.as_dict(),
                 "run_id": self.run_id,
                 "families": self.families,

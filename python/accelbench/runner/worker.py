@@ -7,8 +7,9 @@ talks to the parent over one end of a socket pair (file descriptor ``FD``),
 with :class:`multiprocessing.connection.Connection` framing (pickled
 messages):
 
-* parent -> worker ``{"op": "init", "device", "settings", "run_id",
-  "families", "sys_path", "max_memory_gib"}``; worker -> parent ``{"op":
+* parent -> worker ``{"op": "init", "device", "imports", "settings", "run_id",
+  "families", "sys_path", "max_memory_gib"}`` (``imports``: backend packages
+  to import before opening the device); worker -> parent ``{"op":
   "ready", "pid", "memory_limit"}`` or ``{"op": "fatal", "error"}``;
 * parent -> worker ``{"op": "case", "case"}``; worker -> parent ``{"op":
   "outcome", "row", "samples"}`` (the result of
@@ -80,9 +81,11 @@ def _start(conn: Connection) -> tuple[Any, Any, str] | None:
         import torch
 
         from accelbench.devices import resolve_device
+        from accelbench.devices.backends import import_backends
         from accelbench.workloads import FAMILIES
         from accelbench.workloads.user import load_specs
 
+        import_backends(list(init.get("imports", [])))  # out-of-tree backend packages
         device = resolve_device(init["device"])
         specs = [(str(kind), str(text), str(base)) for kind, text, base in init["families"]]
         load_specs(specs, FAMILIES)
