@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,37 @@ def cli(tmp_path: Path) -> Cli:
         )
 
     return run
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+#: What the testdev fixture did, for the end-of-session summary.
+_TESTDEV_BUILD: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def testdev_env(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for processes that load the testdev PrivateUse1 backend (tests/testdev).
+
+    The library is compiled once into the pytest cache (``.pytest_cache/d/testdev``,
+    kept between sessions and CI steps that keep the cache) and only rebuilt when
+    its source, torch or the flags change. The pytest process itself never loads
+    it (renaming PrivateUse1 is process-wide): the CLI and scripts that do are
+    subprocesses, given ``--import tests.testdev.backend``.
+    """
+    from tests.testdev.build import build
+
+    cache = request.config.cache
+    where = cache.mkdir("testdev") if cache is not None else tmp_path_factory.mktemp("testdev")
+    path, seconds = build(Path(where))
+    how = "cached" if seconds is None else f"built in {seconds:.1f} s"
+    _TESTDEV_BUILD.append(f"testdev backend: {how} ({path.name})")
+    root = str(TESTS_DIR.parent)
+    pythonpath = os.pathsep.join([root, str(TESTS_DIR.parent / "python"),
+                                  os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return dict(os.environ, TESTDEV_CACHE=str(where), PYTHONPATH=pythonpath, COLUMNS="200")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _TESTDEV_BUILD:
+        terminalreporter.write_line(line)

@@ -64,7 +64,18 @@ def test_bad_flags_exit_2_with_one_line(
 def test_missing_backend_package_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     code, line = _exit_and_line(["run", "--device", "npu"], capsys)
     assert code == 2
-    assert "device 'npu' is not available in this PyTorch build (is torch_npu installed?)" in line
+    assert line == ("accelbench: error: unknown device 'npu': not an in-tree backend and no "
+                    "PrivateUse1 backend is loaded (load its package with --import torch_npu)")
+
+
+def test_a_backend_package_that_fails_to_import_is_named(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, line = _exit_and_line(["info", "--import", "no_such_backend_pkg", "--device", "cpu"],
+                                capsys)
+    assert code == 2
+    assert line == ("accelbench: error: --import no_such_backend_pkg: "
+                    "ModuleNotFoundError: No module named 'no_such_backend_pkg'")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")

@@ -32,8 +32,8 @@ from accelbench.errors import DeviceError
 __all__ = [
     "ENTRY_POINT_GROUP",
     "KNOWN_PACKAGES",
-    "imported_backends",
     "import_backends",
+    "imported_backends",
     "load_entry_points",
     "privateuse1_backend",
 ]
