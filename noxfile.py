@@ -59,6 +59,8 @@ _DEVICES = {
     "npu": ("npu", "__import__('torch_npu') is not None and torch.npu.is_available()",
             "needs an Ascend NPU, CANN and the torch_npu package"),
 }
+#: Backend packages to import (``--import``) before opening the device (PrivateUse1 backends).
+_IMPORTS: dict[str, list[str]] = {"npu": ["--import", "torch_npu"]}
 _HARDWARE_HINT = {  # a cheap check before any download: the device node or driver tool
     "cuda": ("/dev/nvidiactl", "/proc/driver/nvidia/version"),
     "rocm": ("/dev/kfd",),
@@ -106,7 +108,8 @@ def _bench(session: nox.Session, backend: str) -> None:
     spec = _prepare(session, backend, "bench")
     session.install(".[plot]")
     out = f"runs/bench-{backend}"
-    session.run("accelbench", "run", "--device", spec, "--suite", "standard", "--out", out,
+    session.run("accelbench", "run", "--device", spec, *_IMPORTS.get(backend, []),
+                "--suite", "standard", "--out", out,
                 *session.posargs, success_codes=[0, 1])
     runs = sorted(p for p in os.listdir(out) if os.path.isdir(os.path.join(out, p)))
     session.run("accelbench", "publish", os.path.join(out, runs[-1]))
@@ -136,9 +139,10 @@ def _validate(session: nox.Session, backend: str) -> None:
             log.flush()
             session.run(*args, stdout=log, stderr=log, env={"COLUMNS": "160"})
 
-        step("python", "-m", "accelbench", "info", "--device", spec, "--selftest")
+        imports = _IMPORTS.get(backend, [])
+        step("python", "-m", "accelbench", "info", "--device", spec, *imports, "--selftest")
         for script in ("bench_mamf.py", "bench_event_vs_profiler.py", "bench_modes.py"):
-            step("python", os.path.join("benchmarks", script), "--device", spec)
+            step("python", os.path.join("benchmarks", script), "--device", spec, *imports)
         if backend != "cpu":
             step("pytest", "-m", "gpu", "-v", "tests/test_gpu.py")
     session.log(f"validate-{backend}: all output in {log_path}")

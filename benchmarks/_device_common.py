@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from accelbench.devices import Device, resolve_device
+from accelbench.devices.backends import import_backends
 from accelbench.measure.case import measure_case
 from accelbench.measure.core import Settings
 from accelbench.workloads.base import Case
@@ -34,11 +35,15 @@ def accelbench_row(case: Case, device: Device, **settings: Any) -> dict[str, Any
 
 def device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto",
-                        help="auto (best available), cpu, cuda, cuda:1, xpu, mps, npu")
+                        help="auto (best available), cpu, cuda, cuda:1, xpu, mps, or a "
+                             "PrivateUse1 backend (npu, mlu, musa: see --import)")
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="PACKAGE", help="import a backend package first (torch_npu)")
 
 
-def open_device(spec: str) -> Device:
-    """Resolve ``--device`` and print the line every benchmark starts with."""
+def open_device(spec: str, imports: list[str] | None = None) -> Device:
+    """Resolve ``--device`` (after ``--import``) and print the line every benchmark starts with."""
+    import_backends(imports or [])
     device = resolve_device(spec)
     print(f"device: {device.name} ({device.spec}); torch {torch.__version__}; "
           f"last-level cache {device.llc_bytes() / 2**20:.0f} MiB")

@@ -113,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     device_argument(parser)
     args = parser.parse_args()
-    device = open_device(args.device)
+    device = open_device(args.device, args.imports)
     modes = (False, True) if is_cuda(device) else (False,)
     ref = "CUPTI" if is_cuda(device) else "ops"
     print(f"per launch, us: timer and profiler ({ref}) on the same launches; "

@@ -73,7 +73,7 @@ def main() -> None:
                         help="largest M/N/K of the sweep (default GPU 16384, CPU 4096)")
     args = parser.parse_args()
     dtype = torch_dtype(args.dtype)
-    device = open_device(args.device)
+    device = open_device(args.device, args.imports)
     gpu = device.spec != "cpu"
     top = args.max_size or (16384 if gpu else 4096)
     step = (1024 if gpu else 256) * (2 if args.quick else 1)

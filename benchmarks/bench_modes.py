@@ -53,7 +53,7 @@ def main() -> None:
     device_argument(parser)
     parser.add_argument("--dtype", default=None, help="GEMV dtype (default: bf16; fp32 on cpu)")
     args = parser.parse_args()
-    device = open_device(args.device)
+    device = open_device(args.device, args.imports)
     graphs = is_cuda(device)
     dtype = args.dtype or ("fp32" if device.spec == "cpu" else "bf16")
     itemsize = torch_dtype(dtype).itemsize

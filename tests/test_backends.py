@@ -245,3 +245,20 @@ def test_batch_log_maps_samples_to_host_intervals() -> None:
     spans = timer_intervals(timer, 2)
     assert len(spans) == 2 and t0 <= spans[0][0] <= spans[0][1] <= spans[1][0]
     assert [b.k for b in timer.log] == [1, 2, 4]
+
+
+def test_privateuse1_facts_from_what_the_module_offers() -> None:
+    """npu keeps its specifics on top of the generic PrivateUse1 facts; missing ones are None."""
+    from accelbench.devices.facts import accelerator_facts
+
+    props = SimpleNamespace(total_memory=64 * 2**30, cube_core_num=24, name="Ascend910B")
+    npu = SimpleNamespace(__name__="torch_npu.npu", get_device_name=lambda i: "Ascend910B2",
+                          get_device_properties=lambda i: props, driver_version="24.1")
+    facts = accelerator_facts("npu", npu, 0)
+    assert facts["name"] == "Ascend910B2" and facts["vendor"] == "huawei"
+    assert facts["memory_bytes"] == 64 * 2**30 and facts["multiprocessors"] == 24
+    assert facts["package"] == "torch_npu" and facts["driver"] == "24.1"
+    bare = SimpleNamespace(__name__="torch_foo.dev", mem_get_info=lambda i: (1, 2**30))
+    facts = accelerator_facts("foo", bare, 1)
+    assert facts["name"] == "foo device 1" and facts["memory_bytes"] == 2**30
+    assert facts["driver"] is None and facts["multiprocessors"] is None

@@ -211,10 +211,7 @@ def accelerator_facts(backend: str, module: Any, idx: int, version: Any = None) 
     if backend not in ("cuda", "xpu"):
         return privateuse1_facts(backend, module, idx)
     name = str(module.get_device_name(idx))
-    if backend == "cuda":
-        facts = _cuda_facts(module, idx, version)
-    else:
-        facts = _xpu_facts(module, idx)
+    facts = _cuda_facts(module, idx, version) if backend == "cuda" else _xpu_facts(module, idx)
     return {"name": name, **facts}
 
 
