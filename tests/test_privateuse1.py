@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import accelbench
 from tests.conftest import FAST

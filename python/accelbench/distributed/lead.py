@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from accelbench.devices import Device, resolve_device
+from accelbench.devices.backends import import_backends
 from accelbench.distributed.rank import RankContext, collective_row, measure_on_rank
 from accelbench.distributed.world import (
     LocalWorld,
@@ -46,9 +47,14 @@ Record = Callable[[Case, Outcome], None]
 
 
 def local_device(spec: str, local_rank: int) -> Device:
-    """This rank's Device: accelerator ``local_rank % device_count``; the CPU as is."""
+    """This rank's Device: accelerator ``local_rank % device_count``; the CPU as is.
+
+    A rank of a local world first imports the backend packages the parent
+    imported (``ACCELBENCH_IMPORTS``).
+    """
+    import_backends(os.environ.get("ACCELBENCH_IMPORTS", "").split(","))
     device = resolve_device(spec)
-    if device.backend in ("cuda", "xpu", "npu"):
+    if device.backend not in ("cpu", "mps"):
         count = getattr(torch, device.backend).device_count()
         device = resolve_device(f"{device.backend}:{local_rank % count}")
         getattr(torch, device.backend).set_device(device.index)

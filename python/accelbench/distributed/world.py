@@ -116,7 +116,22 @@ def world_cases(cases: Sequence[Case], needs_world: Callable[[Case], bool]) -> l
 
 
 def dist_backend(device_backend: str) -> str | None:
-    return DIST_BACKENDS.get(device_backend)
+    """The torch.distributed backend for a device backend, or None.
+
+    Beyond the in-tree ones, a PrivateUse1 package that registers its
+    collective library (``Backend.register_backend(..., devices=[name])``,
+    as Cambricon's cncl or Moore Threads' mccl do) is found in torch's
+    device-to-backend map.
+    """
+    if device_backend in DIST_BACKENDS:
+        return DIST_BACKENDS[device_backend]
+    try:
+        import torch.distributed as dist
+
+        found = dist.Backend.default_device_backend_map.get(device_backend)
+    except (ImportError, AttributeError):
+        return None
+    return str(found) if found else None
 
 
 def case_time_limit(settings: Settings) -> float:
@@ -162,12 +177,15 @@ class LocalWorld:
         self._read_fd = read_fd
         port = _free_port()
         threads = max(1, (os.cpu_count() or 1) // self.world_size)
+        from accelbench.devices.backends import imported_backends
+
         for rank in range(self.world_size):
             log = Path(self._tmp.name) / f"rank{rank}.log"
             self.logs.append(log)
             env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(self.world_size),
                        LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                        ACCELBENCH_LOCAL_WORLD="1", ACCELBENCH_DEVICE=self.device_spec,
+                       ACCELBENCH_IMPORTS=",".join(imported_backends()),
                        ACCELBENCH_PARENT_PID=str(os.getpid()),
                        ACCELBENCH_PG_TIMEOUT=str(self.limit),
                        ACCELBENCH_SETTINGS=json.dumps(self.settings.as_dict()),
