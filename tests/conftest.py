@@ -66,8 +66,10 @@ def testdev_env(request: pytest.FixtureRequest,
     it (renaming PrivateUse1 is process-wide): the CLI and scripts that do are
     subprocesses, given ``--import tests.testdev.backend``.
     """
-    from tests.testdev.build import build
+    from tests.testdev.build import build, compiler
 
+    if compiler() is None:
+        pytest.skip("the testdev backend needs a C++ compiler (none on PATH, CXX unset)")
     cache = request.config.cache
     where = cache.mkdir("testdev") if cache is not None else tmp_path_factory.mktemp("testdev")
     path, seconds = build(Path(where))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -35,6 +36,14 @@ def _flags() -> list[str]:
     return flags
 
 
+def compiler() -> str | None:
+    """The C++ compiler to use (``$CXX``, Python's, ``c++``, ``g++``), None if there is none."""
+    for name in (os.environ.get("CXX"), sysconfig.get_config_var("CXX"), "c++", "g++"):
+        if name and shutil.which(str(name).split()[0]):
+            return str(name).split()[0]
+    return None
+
+
 def library_path(cache_dir: Path) -> Path:
     """Where the library for this source, torch and flags lives under ``cache_dir``."""
     import torch
@@ -54,10 +63,12 @@ def build(cache_dir: Path) -> tuple[Path, float | None]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             return target, None
-        compiler = os.environ.get("CXX") or sysconfig.get_config_var("CXX") or "c++"
+        cxx = compiler()
+        if cxx is None:
+            raise RuntimeError("building testdev needs a C++ compiler (set CXX)")
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         started = time.perf_counter()
-        cmd = [*compiler.split()[:1], str(SOURCE), "-o", str(tmp), *_flags()]
+        cmd = [cxx, str(SOURCE), "-o", str(tmp), *_flags()]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"building testdev failed:\n{done.stderr[-4000:]}")
