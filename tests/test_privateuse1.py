@@ -74,7 +74,7 @@ def test_events_are_probed_chosen_and_validated_by_the_selftest(
     assert all(abs(float(err)) < 25 for _, err in checks), done.stdout
 
 
-def test_entry_point_discovery_auto_and_host_timing_without_events(
+def test_entry_point_discovery_auto_and_the_event_probe(
     testdev_env: dict[str, str], tmp_path: Path
 ) -> None:
     site = tmp_path / "site"
@@ -95,10 +95,18 @@ def test_entry_point_discovery_auto_and_host_timing_without_events(
         "dev = resolve_device('auto')\n"  # auto loads the entry points
         "last = resolve_device('testdev:2')\n"
         "checks = selftest(dev, budget_s=0.05)\n"
+        "from tests.testdev.backend import Event\n"
+        "class Broken(Event):\n"
+        "    def elapsed_time(self, end):\n"
+        "        raise RuntimeError('no timer')\n"
+        "methods = []\n"
+        "for cls in (Broken, Event):\n"  # the probe rejects broken events, keeps good ones
+        "    torch.testdev.Event = cls\n"
+        "    methods.append(resolve_device('testdev').timing_method)\n"
         "print(json.dumps({'before': before, 'after': privateuse1_backend(),\n"
         "  'available': available_backends(), 'spec': dev.spec, 'last': last.spec,\n"
         "  'method': dev.timing_method, 'count': torch.testdev.device_count(),\n"
-        "  'checks': [c.name for c in checks]}))\n"
+        "  'checks': [c.name for c in checks], 'methods': methods}))\n"
         "try:\n"
         "    resolve_device('testdev:3')\n"
         "except Exception as exc:\n"
@@ -114,6 +122,7 @@ def test_entry_point_discovery_auto_and_host_timing_without_events(
     assert (got["spec"], got["last"], got["count"]) == ("testdev:0", "testdev:2", 3)
     assert got["method"] == "host-synchronized"  # no Event in torch.testdev
     assert got["checks"][0] == "matmul fp32 256 (host-clock reference)"
+    assert got["methods"] == ["host-synchronized", "device-events"]
     assert second == "DeviceError device testdev:3 does not exist (3 visible)"
 
 
@@ -155,9 +164,9 @@ cases = ["qwen2.5-0.5b decode L=1024 b=16 math fwd"]
 @pytest.mark.slow
 def test_consistency_testdev_against_the_cpu(testdev_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "cases.toml").write_text(CATALOG)
-    for device in ("cpu", "testdev"):
+    for device, extra in (("cpu", ["--no-isolation"]), ("testdev", [])):
         done = _cli(["run", *IMPORT, "--device", device, "--suite", "cases.toml", "--dtypes",
-                     "fp32", "--out", device, "-q", *FAST], testdev_env, tmp_path)
+                     "fp32", "--out", device, "-q", *FAST, *extra], testdev_env, tmp_path)
         assert done.returncode == 0, done.stderr
     done = _cli(["consistency", str(_only_run(tmp_path / "cpu")),
                  str(_only_run(tmp_path / "testdev")), "--format", "csv"], testdev_env, tmp_path)
