@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="time work of known duration with the device's timer; exit 1 if off")
     _add_compare(sub)
     _add_read(sub)
+    _add_fleet(sub)
     return parser
 
 
@@ -159,6 +160,34 @@ def _add_read(sub: Any) -> None:
     cons.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
 
 
+def _add_fleet(sub: Any) -> None:
+    p = sub.add_parser("fleet", help="run the same cases on every rank of a world at once "
+                       "and flag the slow or wrong rank (exit 1)")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda|... (rank i uses device i)")
+    p.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
+    p.add_argument("--kernels", type=_csv, help="comma-separated families")
+    p.add_argument("--dtypes", type=_csv, help="comma-separated dtypes")
+    p.add_argument("--world-size", type=_positive_int,
+                   help="ranks of the local world (one per device; 2 on CPU; ignored under "
+                        "torchrun/srun, where the ranks come from the environment)")
+    p.add_argument("--threshold", type=_positive_float, default=5.0, metavar="PCT",
+                   help="flag a rank when the whole CI of its ratio to the world median is "
+                        "more than PCT%% slower (5)")
+    p.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
+                   help="run each case this long in time windows; a rank slow late is flagged")
+    p.add_argument("--resamples", type=_positive_int, default=2000,
+                   help="bootstrap resamples per rank and case (2000)")
+    p.add_argument("--max-case-time", type=_positive_float, help="sampling budget per case, s")
+    p.add_argument("--warmup", type=_positive_float, help="warm-up per case, s")
+    p.add_argument("--min-samples", type=_positive_int, help="samples before stopping")
+    p.add_argument("--target-rel-ci", type=_positive_float, help="target CI of the median")
+    p.add_argument("--no-check", action="store_true", help="skip output fingerprints")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="also write the fleet summary here ('-': stdout, no table)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no table")
+
+
 def _nonnegative_percent(text: str) -> float:
     try:
         value = float(text.rstrip("%"))
@@ -174,6 +203,8 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
     publish) lives in :mod:`accelbench.cli.read`, which never imports torch."""
     if name in ("run", "list", "info"):
         from accelbench.cli import run as module
+    elif name == "fleet":
+        from accelbench.cli import fleet as module  # type: ignore[no-redef]
     else:
         from accelbench.cli import read as module  # type: ignore[no-redef]
     command: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{name}")

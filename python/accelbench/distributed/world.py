@@ -157,8 +157,12 @@ def _free_port() -> int:
 class LocalWorld:
     """N rank processes on this machine, watched by the parent (this process)."""
 
-    def __init__(self, world_size: int, device_spec: str, settings: Settings) -> None:
+    def __init__(self, world_size: int, device_spec: str, settings: Settings,
+                 module: str = "accelbench.distributed",
+                 extra_env: dict[str, str] | None = None) -> None:
         self.world_size = world_size
+        self.module = module  # what each rank process runs (python -m MODULE)
+        self.extra_env = dict(extra_env or {})
         self.device_spec = device_spec
         self.settings = settings
         self.limit = case_time_limit(settings)
@@ -189,12 +193,12 @@ class LocalWorld:
                        ACCELBENCH_PARENT_PID=str(os.getpid()),
                        ACCELBENCH_PG_TIMEOUT=str(self.limit),
                        ACCELBENCH_SETTINGS=json.dumps(self.settings.as_dict()),
-                       OMP_NUM_THREADS=str(threads))
+                       OMP_NUM_THREADS=str(threads), **self.extra_env)
             if rank == 0:
                 env["ACCELBENCH_RESULT_FD"] = str(write_fd)
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "accelbench.distributed"],
+                    [sys.executable, "-m", self.module],
                     stdin=subprocess.PIPE if rank == 0 else subprocess.DEVNULL,
                     stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                     pass_fds=(write_fd,) if rank == 0 else (),

@@ -1,0 +1,99 @@
+"""What every rank of a fleet world does for one case: start together, measure, report.
+
+Each case: a barrier on the control group (so every rank starts the case at
+the same time and shared-resource effects are those of a real job), then
+:func:`accelbench.measure.case.measure_case` on this rank's own device,
+then a *monitored* barrier (gloo): a rank that hangs or died never reaches
+it, and rank 0 learns which ranks are missing by name instead of waiting
+forever in a gather. Then every rank's report (row, samples, fingerprint,
+host) is gathered on rank 0.
+
+**Fault injection (tests only).** ``ACCELBENCH_FLEET_FAULT=ACTION:RANK``
+makes ``RANK`` misbehave after measuring each case: ``hang`` (sleep past
+the monitored barrier's timeout) or ``kill`` (SIGKILL itself).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import signal
+import socket
+import time
+from typing import Any
+
+import torch.distributed as dist
+
+from accelbench.distributed.rank import RankContext
+from accelbench.kinds import Status
+from accelbench.measure.case import measure_case
+from accelbench.measure.core import Settings
+from accelbench.workloads.base import Case
+
+__all__ = ["FAULT_ENV", "fleet_case", "straggler_wait_s"]
+
+FAULT_ENV = "ACCELBENCH_FLEET_FAULT"
+WAIT_ENV = "ACCELBENCH_FLEET_WAIT"
+
+
+def straggler_wait_s(settings: Settings) -> float:
+    """How long rank 0 waits for the other ranks to finish a case after it did."""
+    override = os.environ.get(WAIT_ENV)
+    if override:
+        return float(override)
+    return 10.0 + 2.0 * (settings.warmup + max(settings.max_case_time, settings.sustain))
+
+
+def _inject(rank: int) -> None:
+    spec = os.environ.get(FAULT_ENV, "")
+    if not spec:
+        return
+    action, _, target = spec.partition(":")
+    if int(target) != rank:
+        return
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action == "hang":
+        time.sleep(3600)
+
+
+def _report(ctx: RankContext, case: Case, settings: Settings, run_id: str) -> dict[str, Any]:
+    outcome = measure_case(case, ctx.device, settings, run_id)
+    fp = outcome.samples.get("fingerprint") or {}
+    return {
+        "rank": ctx.rank, "host": socket.gethostname(), "device": ctx.device.spec,
+        "row": outcome.row, "seconds": list(outcome.samples.get("seconds", [])),
+        "iters": outcome.samples.get("iters"), "fingerprint": fp.get("hash"),
+        "values": fp.get("values", []),
+    }
+
+
+def _missing_ranks(message: str) -> list[int]:
+    """The ranks a failed monitored barrier names ("Ranks 2, 3 failed to pass ...")."""
+    head = message.split("failed to pass", 1)[0]
+    return [int(n) for n in re.findall(r"\d+", head.split("Rank", 1)[-1])]
+
+
+def fleet_case(ctx: RankContext, case: Case, settings: Settings,
+               run_id: str) -> list[dict[str, Any]] | dict[str, Any] | None:
+    """Run ``case`` on this rank; rank 0 returns every rank's report (or a fatal payload)."""
+    dist.barrier(group=ctx.ctrl)  # start together
+    report = _report(ctx, case, settings, run_id)
+    _inject(ctx.rank)
+    wait = straggler_wait_s(settings)
+    try:
+        dist.monitored_barrier(group=ctx.ctrl, timeout=datetime.timedelta(seconds=wait),
+                               wait_all_ranks=True)
+    except RuntimeError as exc:
+        if ctx.rank != 0:
+            raise
+        ranks = _missing_ranks(str(exc))
+        named = ", ".join(str(r) for r in ranks) or "some ranks"
+        return {"status": Status.TIMEOUT, "fatal": True, "world_size": ctx.world_size,
+                "ranks": ranks, "host": socket.gethostname(),
+                "error": f"rank {named} did not finish case {case.key!r} within {wait:.0f} s "
+                         f"of rank 0 (hung or died); ending the world"}
+    gathered: list[Any] = [None] * ctx.world_size if ctx.rank == 0 else []
+    dist.gather_object(report, gathered if ctx.rank == 0 else None, dst=0, group=ctx.ctrl)
+    return gathered if ctx.rank == 0 else None
