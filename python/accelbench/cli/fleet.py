@@ -61,7 +61,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         err.print(f"accelbench fleet: {len(cases)} cases on {n} ranks of {device.spec} "
                   f"-> {run.path}")
     verdicts: list[CaseVerdict] = []
-    failed: list[int] = []
+    failed: dict[int, str | None] = {}
 
     def on_case(case: Case, payload: Any) -> None:
         if "reports" in payload:
@@ -72,7 +72,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                                 {"ranks": [{"rank": row["rank"],
                                             "seconds": _seconds(payload, row["rank"])}]})
         else:
-            failed.extend(failure_ranks(payload))
+            failed.update(failure_ranks(payload))
 
     started = time.perf_counter()
     if env is not None:

@@ -27,7 +27,7 @@ def main() -> int:
 
     from accelbench.distributed.lead import broadcast_case, init_rank
     from accelbench.distributed.world import WorldEnv, case_from_dict
-    from accelbench.fleet.rank import fleet_case
+    from accelbench.fleet.rank import fleet_case, world_hosts
     from accelbench.kinds import Launcher
     from accelbench.measure.core import Settings
     from accelbench.workloads.catalog import load_suite
@@ -40,21 +40,21 @@ def main() -> int:
     run_id = os.environ[RUN_ID_ENV]
     ctx = init_rank(env, os.environ["ACCELBENCH_DEVICE"],
                     float(os.environ["ACCELBENCH_PG_TIMEOUT"]))
-    dist.barrier(group=ctx.ctrl)
+    hosts = world_hosts(ctx)  # also the barrier: every rank is in
     if rank != 0:
         while (case := broadcast_case(ctx, None)) is not None:
-            fleet_case(ctx, case, settings, run_id)
+            fleet_case(ctx, case, settings, run_id, hosts)
         dist.destroy_process_group()
         return 0
     out = os.fdopen(int(os.environ["ACCELBENCH_RESULT_FD"]), "w", buffering=1)
-    out.write(json.dumps({"event": "ready"}) + "\n")
+    out.write(json.dumps({"event": "ready", "hosts": hosts}) + "\n")
     for line in sys.stdin:
         message = json.loads(line)
         if message.get("stop"):
             break
         case = case_from_dict(message["case"])
         broadcast_case(ctx, case)
-        got = fleet_case(ctx, case, settings, run_id)
+        got = fleet_case(ctx, case, settings, run_id, hosts)
         payload = got if isinstance(got, dict) else {"reports": got}
         out.write(json.dumps({"event": "result", "payload": payload}, default=str) + "\n")
         if isinstance(got, dict):

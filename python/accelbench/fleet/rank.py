@@ -31,7 +31,7 @@ from accelbench.measure.case import measure_case
 from accelbench.measure.core import Settings
 from accelbench.workloads.base import Case
 
-__all__ = ["FAULT_ENV", "fleet_case", "straggler_wait_s"]
+__all__ = ["FAULT_ENV", "fleet_case", "straggler_wait_s", "world_hosts"]
 
 FAULT_ENV = "ACCELBENCH_FLEET_FAULT"
 WAIT_ENV = "ACCELBENCH_FLEET_WAIT"
@@ -71,12 +71,19 @@ def _report(ctx: RankContext, case: Case, settings: Settings, run_id: str) -> di
 
 def _missing_ranks(message: str) -> list[int]:
     """The ranks a failed monitored barrier names ("Ranks 2, 3 failed to pass ...")."""
-    head = message.split("failed to pass", 1)[0]
-    return [int(n) for n in re.findall(r"\d+", head.split("Rank", 1)[-1])]
+    found = re.search(r"Ranks? ([\d, ]+?) failed to pass", message)
+    return [int(n) for n in re.findall(r"\d+", found.group(1))] if found else []
 
 
-def fleet_case(ctx: RankContext, case: Case, settings: Settings,
-               run_id: str) -> list[dict[str, Any]] | dict[str, Any] | None:
+def world_hosts(ctx: RankContext) -> list[str]:
+    """Every rank's host name, on every rank (once, when the world is up)."""
+    hosts: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(hosts, socket.gethostname(), group=ctx.ctrl)
+    return [str(h) for h in hosts]
+
+
+def fleet_case(ctx: RankContext, case: Case, settings: Settings, run_id: str,
+               hosts: list[str]) -> list[dict[str, Any]] | dict[str, Any] | None:
     """Run ``case`` on this rank; rank 0 returns every rank's report (or a fatal payload)."""
     dist.barrier(group=ctx.ctrl)  # start together
     report = _report(ctx, case, settings, run_id)
@@ -89,9 +96,9 @@ def fleet_case(ctx: RankContext, case: Case, settings: Settings,
         if ctx.rank != 0:
             raise
         ranks = _missing_ranks(str(exc))
-        named = ", ".join(str(r) for r in ranks) or "some ranks"
+        named = ", ".join(f"{r} ({hosts[r]})" for r in ranks) or "some ranks"
         return {"status": Status.TIMEOUT, "fatal": True, "world_size": ctx.world_size,
-                "ranks": ranks, "host": socket.gethostname(),
+                "ranks": ranks, "hosts": {r: hosts[r] for r in ranks},
                 "error": f"rank {named} did not finish case {case.key!r} within {wait:.0f} s "
                          f"of rank 0 (hung or died); ending the world"}
     gathered: list[Any] = [None] * ctx.world_size if ctx.rank == 0 else []

@@ -13,6 +13,7 @@ ranks: rank 0 broadcasts each case, every rank runs it
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from accelbench.distributed.world import (
     unsupported_world,
 )
 from accelbench.fleet.__main__ import RUN_ID_ENV, SUITE_ENV
-from accelbench.fleet.rank import fleet_case, straggler_wait_s
+from accelbench.fleet.rank import fleet_case, straggler_wait_s, world_hosts
 from accelbench.fleet.verdict import CaseVerdict, RankResult, judge_case
 from accelbench.measure.core import Settings
 from accelbench.workloads.base import Case
@@ -77,14 +78,15 @@ def run_joined(env: WorldEnv, cases: Sequence[Case], device: Device, settings: S
     """This process is one rank of a torchrun/Slurm world; rank 0 calls ``on_case``."""
     limit = case_time_limit(settings) + straggler_wait_s(settings)
     ctx = init_rank(env, device.spec, limit)
+    hosts = world_hosts(ctx)
     if env.rank != 0:
         while (case := broadcast_case(ctx, None)) is not None:
-            fleet_case(ctx, case, settings, run_id)
+            fleet_case(ctx, case, settings, run_id, hosts)
         dist.destroy_process_group()
         return None
     for case in cases:
         broadcast_case(ctx, case)
-        got = fleet_case(ctx, case, settings, run_id)
+        got = fleet_case(ctx, case, settings, run_id, hosts)
         payload: Mapping[str, Any] = got if isinstance(got, dict) else {"reports": got}
         on_case(case, payload)
         if "reports" not in payload:
@@ -120,8 +122,11 @@ def fleet_rows(case: Case, reports: Sequence[Mapping[str, Any]],
     return verdict, rows
 
 
-def failure_ranks(payload: Mapping[str, Any]) -> list[int]:
-    """The ranks a fatal payload names (a hang: rank 0's monitored barrier; a death: its exit)."""
+def failure_ranks(payload: Mapping[str, Any]) -> dict[int, str | None]:
+    """Rank -> host of the ranks a fatal payload names (a hang: rank 0's monitored
+    barrier; a death: its exit status, seen by the parent of a local world)."""
     if "ranks" in payload:
-        return [int(r) for r in payload["ranks"]]
-    return [int(n) for n in re.findall(r"rank (\d+) killed by", str(payload.get("error", "")))]
+        hosts = {int(k): str(v) for k, v in (payload.get("hosts") or {}).items()}
+        return {int(r): hosts.get(int(r)) for r in payload["ranks"]}
+    dead = re.findall(r"rank (\d+) (?:killed by|exited with)", str(payload.get("error", "")))
+    return {int(n): socket.gethostname() for n in dead[:1]}

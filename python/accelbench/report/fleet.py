@@ -43,7 +43,7 @@ def fleet_table(frame: pd.DataFrame, title: str) -> Table:
 
 
 def fleet_summary(frame: pd.DataFrame, *, threshold: float, failure: str | None,
-                  failed_ranks: list[int]) -> dict[str, Any]:
+                  failed_ranks: dict[int, str | None]) -> dict[str, Any]:
     """The JSON summary: world, verdict, and each flagged (case, rank) with its evidence."""
     flagged = []
     for _, row in frame.iterrows():
@@ -57,14 +57,15 @@ def fleet_summary(frame: pd.DataFrame, *, threshold: float, failure: str | None,
                 "detail": None if pd.isna(row.get("error")) else str(row.get("error")),
             })
     ranks = sorted({f["rank"] for f in flagged} | set(failed_ranks))
-    hosts = frame.drop_duplicates("rank").set_index("rank")["host"] if len(frame) else None
+    hosts: dict[int, str | None] = dict(failed_ranks)
+    if len(frame):
+        hosts.update((int(r), str(h)) for r, h in zip(frame["rank"], frame["host"], strict=True))
     return {
         "world_size": int(frame["rank"].nunique()) if len(frame) else None,
         "cases": int(frame[["kernel", "case", "dtype"]].drop_duplicates().shape[0]),
         "threshold": threshold,
         "healthy": not ranks and failure is None,
-        "flagged_ranks": [{"rank": r, "host": None if hosts is None or r not in hosts.index
-                           else str(hosts[r])} for r in ranks],
+        "flagged_ranks": [{"rank": r, "host": hosts.get(r)} for r in ranks],
         "flagged": flagged,
         "failure": failure,
     }
