@@ -15,13 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from accelbench.cli.run import _create_run, _select, _settings
 from accelbench.devices import resolve_device
 from accelbench.devices.environment import environment
 from accelbench.distributed.world import default_world_size, joined_world
 from accelbench.errors import UsageError
-from accelbench.fleet.verdict import CaseVerdict
 from accelbench.fleet.world import FleetOptions, failure_ranks, fleet_rows, run_joined, run_local
+from accelbench.measure.core import Settings
 from accelbench.report.fleet import fleet_summary, fleet_table
 from accelbench.report.tables import console
 from accelbench.results import SCHEMA_VERSION
@@ -46,27 +48,19 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     n = env.world_size if env is not None else (args.world_size or default_world_size(device))
     if n < 2 and env is None:
         raise UsageError("a fleet needs at least 2 ranks (--world-size)")
-    meta: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "run_id": run.run_id, "mode": "fleet",
-        "created": datetime.now(timezone.utc).isoformat(),
-        "command": ["accelbench", *sys.argv[1:]],
-        "config": {"device": device.spec, "suite": suite_spec, "kernels": args.kernels,
-                   "dtypes": args.dtypes, "world_size": n, "threshold": opts.threshold},
-        "settings": settings.as_dict(), "environment": environment(device),
-    }
+    meta = _meta(run.run_id, device.spec, suite_spec, args, n, opts, settings)
+    meta["environment"] = environment(device)
     run.write_meta(meta)
     err = console(stderr=True)
     quiet = args.quiet or str(args.json) == "-"
     if not quiet:
         err.print(f"accelbench fleet: {len(cases)} cases on {n} ranks of {device.spec} "
                   f"-> {run.path}")
-    verdicts: list[CaseVerdict] = []
     failed: dict[int, str | None] = {}
 
     def on_case(case: Case, payload: Any) -> None:
         if "reports" in payload:
-            verdict, rows = fleet_rows(case, payload["reports"], opts, settings.confidence)
-            verdicts.append(verdict)
+            _, rows = fleet_rows(case, payload["reports"], opts, settings.confidence)
             for row in rows:
                 run.record_case(f"{case.key}#rank{row['rank']}", row,
                                 {"ranks": [{"rank": row["rank"],
@@ -94,14 +88,32 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         else:
             args.json.write_text(text + "\n")
     if not quiet:
-        if len(frame):
-            console().print(fleet_table(frame, f"fleet of {n} ranks on {device.spec}"))
-        if failure:
-            err.print(f"[red]fleet run ended:[/red] {failure}", highlight=False)
-        names = ", ".join(f"rank {r['rank']} ({r['host']})" for r in summary["flagged_ranks"])
-        err.print(f"flagged: {names}" if names else "no rank flagged")
-        err.print(f"run directory: {run.path}")
+        _print(frame, summary, failure, f"fleet of {n} ranks on {device.spec}", run.path)
     return 0 if summary["healthy"] else 1
+
+
+def _meta(run_id: str, device: str, suite: str, args: argparse.Namespace, n: int,
+          opts: FleetOptions, settings: Settings) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION, "run_id": run_id, "mode": "fleet",
+        "created": datetime.now(timezone.utc).isoformat(),
+        "command": ["accelbench", *sys.argv[1:]],
+        "config": {"device": device, "suite": suite, "kernels": args.kernels,
+                   "dtypes": args.dtypes, "world_size": n, "threshold": opts.threshold},
+        "settings": settings.as_dict(),
+    }
+
+
+def _print(frame: pd.DataFrame, summary: dict[str, Any], failure: str | None, title: str,
+           path: Path) -> None:
+    err = console(stderr=True)
+    if len(frame):
+        console().print(fleet_table(frame, title))
+    if failure:
+        err.print(f"[red]fleet run ended:[/red] {failure}", highlight=False)
+    names = ", ".join(f"rank {r['rank']} ({r['host']})" for r in summary["flagged_ranks"])
+    err.print(f"flagged: {names}" if names else "no rank flagged", highlight=False)
+    err.print(f"run directory: {path}")
 
 
 def _seconds(payload: Any, rank: int) -> list[float]:

@@ -45,7 +45,7 @@ def fleet_table(frame: pd.DataFrame, title: str) -> Table:
 def fleet_summary(frame: pd.DataFrame, *, threshold: float, failure: str | None,
                   failed_ranks: dict[int, str | None]) -> dict[str, Any]:
     """The JSON summary: world, verdict, and each flagged (case, rank) with its evidence."""
-    flagged = []
+    flagged: list[dict[str, Any]] = []
     for _, row in frame.iterrows():
         flag = row.get("fleet_flag")
         if isinstance(flag, str) and flag:
@@ -56,7 +56,7 @@ def fleet_summary(frame: pd.DataFrame, *, threshold: float, failure: str | None,
                 "ci": [as_float(row.get("fleet_ci_low")), as_float(row.get("fleet_ci_high"))],
                 "detail": None if pd.isna(row.get("error")) else str(row.get("error")),
             })
-    ranks = sorted({f["rank"] for f in flagged} | set(failed_ranks))
+    ranks = sorted({int(f["rank"]) for f in flagged} | set(failed_ranks))
     hosts: dict[int, str | None] = dict(failed_ranks)
     if len(frame):
         hosts.update((int(r), str(h)) for r, h in zip(frame["rank"], frame["host"], strict=True))
