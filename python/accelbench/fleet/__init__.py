@@ -6,8 +6,6 @@
   measure, monitored barrier, gather).
 * :mod:`~accelbench.fleet.world`: running the cases in a local world we
   spawn or in the torchrun/Slurm world we are in, and the rows made of them.
-* :mod:`~accelbench.fleet.links`: point-to-point links (pairs within a node,
-  ring across nodes).
 * ``python -m accelbench.fleet``: one rank process of a local fleet world.
 
 This package's ``__init__`` imports nothing, so a rank process can arm its
