@@ -120,6 +120,19 @@ def bootstrap_ratio_ci(
 def outliers(samples: Samples) -> Outliers: ...
 def drift(samples: Samples) -> float: ...
 def analyze(samples: Samples, confidence: float = 0.95) -> Analysis: ...
+@final
+class RoundsAnalysis:
+    """A run measured in rounds: the pooled analysis, whose CI is the two-level
+    bootstrap over rounds (few-rounds Student-t calibrated), and how the rounds agree."""
+
+    analysis: Analysis
+    round_medians: list[float]
+    spread: float | None  # (max - min) / median of the round medians; None for one round
+
+def analyze_rounds(
+    rounds: Sequence[Samples], confidence: float = 0.95, *, resamples: int = 10_000,
+    seed: int = 0,
+) -> RoundsAnalysis: ...
 
 # -------------------------------------------------------------------- timing
 @final

@@ -3,8 +3,8 @@
 use accelbench_core::stats::ab::{self, CompareConfig};
 use pyo3::prelude::*;
 
-use crate::convert::{count, samples as extract_samples};
-use crate::errors::{compute, InputError};
+use crate::convert::{count, runs as extract_runs, samples as extract_samples};
+use crate::errors::compute;
 
 /// Result of a two-sided Mann–Whitney U test.
 #[pyclass(frozen, module = "accelbench._core", name = "MannWhitney")]
@@ -146,22 +146,6 @@ fn compare_samples(
     let config = compare_config(threshold, alpha, confidence, resamples, seed)?;
     let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
     Ok(compute(py, || ab::compare(&xa, &xb, &config))?.into())
-}
-
-/// The samples of each run of a group (a sequence of sample sets).
-fn extract_runs(side: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
-    if obj.is_instance_of::<pyo3::types::PyString>() {
-        return Err(InputError::new_err(format!(
-            "{side} must be a sequence of runs' samples, not a string"
-        )));
-    }
-    let mut runs = Vec::new();
-    for (r, item) in obj.try_iter()?.enumerate() {
-        let samples = extract_samples(&item?)
-            .map_err(|e| InputError::new_err(format!("{side}, run {r}: {}", e.value(obj.py()))))?;
-        runs.push(samples);
-    }
-    Ok(runs)
 }
 
 /// Compares a group of candidate runs `b` against a group of baseline runs

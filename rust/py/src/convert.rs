@@ -48,3 +48,20 @@ pub fn count(name: &str, value: i64) -> PyResult<usize> {
     usize::try_from(value)
         .map_err(|_| InputError::new_err(format!("{name} must be >= 0, got {value}")))
 }
+
+/// The samples of each run of a group (a sequence of sample sets); `side`
+/// names the argument in errors.
+pub fn runs(side: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(InputError::new_err(format!(
+            "{side} must be a sequence of runs' samples, not a string"
+        )));
+    }
+    let mut runs = Vec::new();
+    for (r, item) in obj.try_iter()?.enumerate() {
+        let samples = samples(&item?)
+            .map_err(|e| InputError::new_err(format!("{side}, run {r}: {}", e.value(obj.py()))))?;
+        runs.push(samples);
+    }
+    Ok(runs)
+}

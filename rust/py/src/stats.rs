@@ -2,7 +2,7 @@
 use accelbench_core::stats::{self, Statistic};
 use pyo3::prelude::*;
 
-use crate::convert::{count, sample_pair, samples as extract_samples};
+use crate::convert::{count, runs as extract_runs, sample_pair, samples as extract_samples};
 use crate::errors::{compute, OrRaise};
 
 /// Robust summary of raw samples (quantiles: linear interpolation, numpy's default).
@@ -225,6 +225,10 @@ fn drift(py: Python<'_>, samples: &Bound<'_, PyAny>) -> PyResult<f64> {
 fn analyze(py: Python<'_>, samples: &Bound<'_, PyAny>, confidence: f64) -> PyResult<PyAnalysis> {
     let mut x = extract_samples(samples)?;
     let a = compute(py, || stats::analyze_mut(&mut x, confidence))?;
+    py_analysis(py, a)
+}
+
+fn py_analysis(py: Python<'_>, a: stats::Analysis) -> PyResult<PyAnalysis> {
     Ok(PyAnalysis {
         summary: Py::new(py, PySummary::from(a.summary))?,
         ci_low: a.ci_low,
@@ -232,6 +236,54 @@ fn analyze(py: Python<'_>, samples: &Bound<'_, PyAny>, confidence: f64) -> PyRes
         rel_ci: a.rel_ci,
         outliers: Py::new(py, PyOutliers::from(a.outliers))?,
         drift: a.drift,
+    })
+}
+
+/// A run measured in rounds: pooled analysis with the two-level bootstrap
+/// interval, each round's median and their spread.
+#[pyclass(frozen, module = "accelbench._core", name = "RoundsAnalysis")]
+pub struct PyRoundsAnalysis {
+    #[pyo3(get)]
+    analysis: Py<PyAnalysis>,
+    #[pyo3(get)]
+    round_medians: Vec<f64>,
+    #[pyo3(get)]
+    spread: Option<f64>,
+}
+
+#[pymethods]
+impl PyRoundsAnalysis {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "RoundsAnalysis(round_medians={:?}, spread={}, analysis={})",
+            self.round_medians,
+            self.spread.map_or_else(|| "None".to_string(), |s| format!("{s:.4}")),
+            self.analysis.bind(py).get().__repr__(py)
+        )
+    }
+}
+
+/// Analysis of a run measured in rounds (a sequence of sample sets, each in
+/// measurement order): the median's CI from the two-level bootstrap over
+/// rounds, the rest from the pooled samples.
+#[pyfunction]
+#[pyo3(signature = (rounds, confidence = 0.95, *, resamples = 10_000, seed = 0))]
+fn analyze_rounds(
+    py: Python<'_>,
+    rounds: &Bound<'_, PyAny>,
+    confidence: f64,
+    resamples: i64,
+    seed: u64,
+) -> PyResult<PyRoundsAnalysis> {
+    let resamples = count("resamples", resamples)?;
+    let runs = extract_runs("rounds", rounds)?;
+    let r = compute(py, || {
+        stats::analyze_rounds(&runs, confidence, resamples, seed)
+    })?;
+    Ok(PyRoundsAnalysis {
+        analysis: Py::new(py, py_analysis(py, r.pooled)?)?,
+        round_medians: r.round_medians,
+        spread: r.spread,
     })
 }
 
@@ -247,5 +299,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(outliers, m)?)?;
     m.add_function(wrap_pyfunction!(drift, m)?)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_class::<PyRoundsAnalysis>()?;
+    m.add_function(wrap_pyfunction!(analyze_rounds, m)?)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Everything the result table needs from one sample set, in one pass.
+use super::bootstrap::Statistic;
 use super::ci::median_ci_ranks;
 use super::drift::drift_with_median;
+use super::hierarchical::{hierarchical_ci, RunGroup};
 use super::outliers::count_outliers;
 use super::select::{median_select, select_ranks};
 use super::summary::{summary_of_selected, summary_ranks};
@@ -72,4 +74,50 @@ pub fn analyze_mut(samples: &mut [f64], confidence: f64) -> Result<Analysis> {
 /// As [`analyze_mut`].
 pub fn analyze(samples: &[f64], confidence: f64) -> Result<Analysis> {
     analyze_mut(&mut samples.to_vec(), confidence)
+}
+
+/// [`Analysis`] of a run measured in rounds, and how the rounds agree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundsAnalysis {
+    /// Summary, outliers and drift of the pooled samples (in round order);
+    /// its `ci_low`, `ci_high` and `rel_ci` are those of the two-level
+    /// bootstrap over rounds ([`hierarchical_ci`]).
+    pub pooled: Analysis,
+    /// Median of each round, in the order given.
+    pub round_medians: Vec<f64>,
+    /// `(max - min) / median` of the round medians (`None` for one round).
+    pub spread: Option<f64>,
+}
+
+/// Analyses a run measured in rounds (each round's samples in measurement
+/// order): the pooled summary, and the median's confidence interval from
+/// the two-level bootstrap over rounds, so that it includes the variation
+/// between rounds.
+///
+/// # Errors
+/// As [`analyze`] and [`RunGroup::new`] (a round that is empty or holds a
+/// non-finite value is named), and [`crate::Error::InvalidArgument`] for
+/// `resamples == 0`.
+pub fn analyze_rounds<R: AsRef<[f64]>>(
+    rounds: &[R],
+    confidence: f64,
+    resamples: usize,
+    seed: u64,
+) -> Result<RoundsAnalysis> {
+    check_confidence(confidence)?;
+    let group = RunGroup::new(rounds)?;
+    let mut pooled: Vec<f64> = rounds
+        .iter()
+        .flat_map(|r| r.as_ref().iter().copied())
+        .collect();
+    let mut analysis = analyze_mut(&mut pooled, confidence)?;
+    let (lo, hi) = hierarchical_ci(&group, Statistic::Median, resamples, confidence, seed)?;
+    analysis.ci_low = lo;
+    analysis.ci_high = hi;
+    analysis.rel_ci = rel_ci(analysis.summary.median, lo, hi);
+    Ok(RoundsAnalysis {
+        pooled: analysis,
+        round_medians: group.run_medians().to_vec(),
+        spread: group.spread(),
+    })
 }

@@ -251,6 +251,47 @@ pub fn run_factors(k_a: usize, k_b: usize, confidence: f64) -> Result<(f64, f64)
     Ok((side(k_a), side(k_b)))
 }
 
+/// The run-level factor `c` of one group of `k` runs on its own (the
+/// rounds of one run): `nu = k - 1` degrees of freedom for the between-run
+/// variance, `c = sqrt(k / (k - 1)) · t_nu / z`; 1 for one run.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a confidence outside `(0, 1)`.
+pub fn group_factor(k: usize, confidence: f64) -> Result<f64> {
+    super::check_confidence(confidence)?;
+    if k < 2 {
+        return Ok(1.0);
+    }
+    let t_over_z =
+        student_central_quantile(confidence, k - 1)? / normal_central_quantile(confidence)?;
+    let kf = k as f64;
+    Ok((kf / (kf - 1.0)).sqrt() * t_over_z)
+}
+
+/// Two-level percentile-bootstrap confidence interval of `statistic` of
+/// the pooled samples of one group of runs (the rounds of a run): runs,
+/// then samples within each drawn run, with replacement, the run level
+/// widened for few runs by [`group_factor`] as [`hierarchical_ratio_ci`]
+/// widens each side. The interval therefore covers the variation between
+/// runs (process states, clocks, neighbours), not only the noise inside
+/// one. With one run it equals [`super::bootstrap_ci`] of that run, bit for
+/// bit. Reproducible for a given `seed` whatever the thread count.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for `resamples == 0` or a confidence outside
+/// `(0, 1)`.
+pub fn hierarchical_ci(
+    group: &RunGroup,
+    statistic: Statistic,
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    let percentile = Percentile::new(resamples, confidence, seed)?;
+    let pool = group.pool(group_factor(group.n_runs(), confidence)?);
+    Ok(percentile.of(|| RunsResampler::new(&pool, statistic)))
+}
+
 /// Per-thread scratch space for one side.
 struct RunsResampler<'a> {
     pool: &'a Pool,

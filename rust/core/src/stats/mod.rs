@@ -29,11 +29,13 @@ pub mod select;
 pub mod student;
 pub mod summary;
 
-pub use analysis::{analyze, analyze_mut, Analysis};
+pub use analysis::{analyze, analyze_mut, analyze_rounds, Analysis, RoundsAnalysis};
 pub use bootstrap::{bootstrap_ci, bootstrap_ratio_ci, Statistic};
 pub use ci::{median_ci, median_ci_ranks, median_ci_sorted};
 pub use drift::drift;
-pub use hierarchical::{hierarchical_ratio_ci, run_factors, RunGroup};
+pub use hierarchical::{
+    group_factor, hierarchical_ci, hierarchical_ratio_ci, run_factors, RunGroup,
+};
 pub use outliers::{outliers, Outliers};
 pub use summary::{quantile_sorted, summarize, summarize_mut, Summary};
 

@@ -511,3 +511,70 @@ proptest! {
         prop_assert_eq!(h.1.to_bits(), p.1.to_bits());
     }
 }
+
+// ------------------------------------------------- one group (rounds of a run)
+
+#[test]
+fn one_group_of_one_run_is_the_ordinary_bootstrap() {
+    let mut g = Gauss::new(3);
+    let run = runs_of(&mut g, 1, 301, 1e-3, 0.0, 0.02);
+    let group = RunGroup::new(&run).unwrap();
+    for statistic in [Statistic::Median, Statistic::Mean] {
+        assert_eq!(
+            hierarchical_ci(&group, statistic, 2000, 0.95, 7).unwrap(),
+            bootstrap_ci(&run[0], statistic, 2000, 0.95, 7).unwrap()
+        );
+    }
+    assert_eq!(group_factor(1, 0.95).unwrap(), 1.0);
+    // sqrt(3 / 2) * t(0.975, 2) / z(0.975) = 1.2247 * 4.3027 / 1.9600
+    assert!(close(group_factor(3, 0.95).unwrap(), 2.6887, 1e-4));
+    assert!(group_factor(3, 1.5).is_err());
+    assert!(hierarchical_ci(&group, Statistic::Median, 0, 0.95, 7).is_err());
+}
+
+#[test]
+fn rounds_interval_covers_the_truth_where_one_round_does_not() {
+    // Three rounds whose levels differ by 3% (process states), 1% noise within.
+    let mut g = Gauss::new(77);
+    let (trials, mut covered, mut covered_one) = (80, 0, 0);
+    for t in 0..trials {
+        let rounds = runs_of(&mut g, 3, 300, 1e-3, 0.03, 0.01);
+        let a = analyze_rounds(&rounds, 0.95, 1000, t).unwrap();
+        covered += usize::from(a.pooled.ci_low <= 1e-3 && 1e-3 <= a.pooled.ci_high);
+        let one = analyze(&rounds[0], 0.95).unwrap();
+        covered_one += usize::from(one.ci_low <= 1e-3 && 1e-3 <= one.ci_high);
+    }
+    assert!(covered >= 72, "rounds covered {covered} of {trials}");
+    assert!(
+        covered_one <= 30,
+        "one round covered {covered_one} of {trials}"
+    );
+}
+
+#[test]
+fn analyze_rounds_pools_the_summary_and_reports_the_spread() {
+    let rounds = vec![
+        vec![1.0, 3.0, 2.0],
+        vec![4.0, 5.0, 6.0],
+        vec![2.5, 2.0, 3.0],
+    ];
+    let a = analyze_rounds(&rounds, 0.95, 500, 1).unwrap();
+    let flat = analyze(&rounds.concat(), 0.95).unwrap();
+    assert_eq!(a.pooled.summary, flat.summary);
+    assert_eq!(a.pooled.drift, flat.drift);
+    assert_eq!(a.round_medians, vec![2.0, 5.0, 2.5]);
+    // (5 - 2) / 2.5
+    assert!(close(a.spread.unwrap(), 1.2, 1e-12));
+    assert!(
+        a.pooled.ci_low <= a.pooled.summary.median && a.pooled.summary.median <= a.pooled.ci_high
+    );
+    assert_eq!(
+        analyze_rounds(&rounds[..1], 0.95, 500, 1).unwrap().spread,
+        None
+    );
+    let err = analyze_rounds(&[vec![1.0], vec![]], 0.95, 500, 1).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.starts_with("run 1")),
+        "{err}"
+    );
+}
