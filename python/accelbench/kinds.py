@@ -14,6 +14,7 @@ __all__ = [
     "FAILED",
     "SUSPECT_FLAGS",
     "Agreement",
+    "CIMethod",
     "CacheState",
     "Event",
     "Flag",
@@ -63,6 +64,7 @@ class Event(_Text):
     START = "start"  # an attempt of the run begins
     CASE_START = "case_start"  # a case begins (no matching CASE: the process died in it)
     CASE = "case"  # a case ended: its row and samples
+    ROUND = "round"  # one round of a case ended (runs of several rounds): its row and samples
     CASE_ABORT = "case_abort"  # a case was stopped by Ctrl-C (not a death)
     END = "end"  # the attempt ended normally
 
@@ -92,6 +94,19 @@ class StopReason(_Text):
     TIME_BUDGET = "time_budget"
     MAX_SAMPLES = "max_samples"
     SUSTAIN = "sustain"
+    #: the rounds disagree: their two-level CI misses the target although each round met it
+    UNSTABLE = "unstable"
+
+
+class CIMethod(_Text):
+    """How the confidence interval of the median was obtained (the ``ci_method`` column)."""
+
+    #: two-level bootstrap over the rounds of the run, then samples within a round
+    ROUNDS_BOOTSTRAP = "rounds-bootstrap"
+    #: exact distribution-free interval from order statistics of one round's samples
+    ORDER_STATISTICS = "order-statistics"
+    #: fewer than 6 samples in one round: (min, max), below the nominal confidence
+    MIN_MAX = "min-max"
 
 
 class Flag(_Text):

@@ -86,6 +86,8 @@ __all__ = [
     "VERDICTS",
     "CaseDiff",
     "RunComparison",
+    "case_rounds",
+    "case_samples",
     "compare_groups",
     "compare_runs",
     "env_differences",
@@ -227,17 +229,44 @@ class RunComparison:
 
 
 def case_samples(samples: pd.DataFrame) -> dict[tuple[str, str, str], np.ndarray]:
-    """Seconds per launch of each case; multi-rank cases: maximum over ranks per index."""
-    out: dict[tuple[str, str, str], np.ndarray] = {}
+    """Seconds per launch of each case, all rounds (multi-rank: maximum over ranks per index)."""
+    return {k: np.concatenate(v) for k, v in case_rounds(samples).items()}
+
+
+def case_rounds(samples: pd.DataFrame) -> dict[tuple[str, str, str], list[np.ndarray]]:
+    """Seconds per launch of each case, one array per round of the run (in round order).
+
+    Multi-rank cases: maximum over ranks per sample index. Runs written before
+    rounds existed have no ``round`` column: one round.
+    """
+    out: dict[tuple[str, str, str], list[np.ndarray]] = {}
     if samples.empty:
         return out
     for key, group in samples.groupby(list(KEY), sort=False):
         if group["rank"].nunique() > 1:
-            values = group.groupby("index", sort=True)["seconds"].max().to_numpy()
+            per_index = group.groupby("index", sort=True).agg(
+                seconds=("seconds", "max"),
+                round=("round", "first") if "round" in group else ("seconds", "size"))
         else:
-            values = group.sort_values("index")["seconds"].to_numpy()
-        out[(str(key[0]), str(key[1]), str(key[2]))] = values.astype(np.float64)
+            per_index = group.sort_values("index")
+        rounds = (per_index["round"].to_numpy() if "round" in group
+                  else np.zeros(len(per_index), dtype=np.int64))
+        values = per_index["seconds"].to_numpy().astype(np.float64)
+        out[(str(key[0]), str(key[1]), str(key[2]))] = [
+            values[rounds == r] for r in np.unique(rounds)]
     return out
+
+
+def _groups(side: _Side, key: tuple[str, str, str]) -> list[np.ndarray]:
+    """The groups a side's samples of a case are compared as: the rounds of its run when the
+    side is one run, else its runs (each run's rounds pooled)."""
+    per_run = [rounds for s in side.samples if (rounds := s.get(key))
+               and sum(len(x) for x in rounds)]
+    if len(per_run) < len(side.samples):
+        return []  # a run without raw samples of this case
+    if len(per_run) == 1:
+        return [x for x in per_run[0] if len(x)]
+    return [np.concatenate(rounds) for rounds in per_run]
 
 
 def _keys(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -252,7 +281,7 @@ class _Side:
     paths: list[Path]
     metas: list[dict[str, Any]]
     rows: list[dict[tuple[str, str, str], dict[Hashable, Any]]]
-    samples: list[dict[tuple[str, str, str], np.ndarray]]
+    samples: list[dict[tuple[str, str, str], list[np.ndarray]]]
 
     def keys(self) -> list[tuple[str, str, str]]:
         """Cases in any run, in order of first appearance."""
@@ -286,7 +315,7 @@ def _read_side(name: str, runs: Sequence[str | os.PathLike[str]]) -> _Side:
     for p in paths:
         res = load(p)
         rows.append({k: r for k, r in zip(_keys(res), res.to_dict("records"), strict=True)})
-        samples.append(case_samples(load_samples(p)))
+        samples.append(case_rounds(load_samples(p)))
     return _Side(name, paths, metas, rows, samples)
 
 
@@ -353,9 +382,8 @@ def compare_groups(
         if key not in in_a or key not in in_b:
             continue
         reason = a.why_not(key) or b.why_not(key) or _status_reason(a, b, key)
-        xa = [x for s in a.samples if (x := s.get(key)) is not None and len(x)]
-        xb = [x for s in b.samples if (x := s.get(key)) is not None and len(x)]
-        if reason is None and (len(xa) < len(a.samples) or len(xb) < len(b.samples)):
+        xa, xb = _groups(a, key), _groups(b, key)
+        if reason is None and (not xa or not xb):
             reason = "no raw samples"
         if reason is not None:
             not_compared.append((*key, reason))

@@ -90,6 +90,10 @@ def _add_run(run: argparse.ArgumentParser) -> None:
                      help="sampling time budget per case, seconds")
     run.add_argument("--warmup", type=_positive_float, help="warm-up time per case, seconds")
     run.add_argument("--min-samples", type=_positive_int, help="samples before stopping")
+    run.add_argument("--rounds", type=_positive_int,
+                     help="measure every case in this many rounds, each in a fresh worker and a "
+                          "shuffled order, splitting the time budget (suites: 3); the CI then "
+                          "covers the variation between rounds")
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")

@@ -66,6 +66,8 @@ class Settings:
     check: bool = True  # numerical checks (reference, determinism, fingerprint)
     threads: int | None = None  # torch.set_num_threads for the run (None: torch's default)
     deterministic_algorithms: bool = False  # torch.use_deterministic_algorithms(True)
+    #: rounds per case, each in a fresh worker and a shuffled case order (the CLI suites: 3)
+    rounds: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.cache, CacheState):

@@ -26,13 +26,27 @@ from typing import TYPE_CHECKING
 
 from accelbench import _core
 from accelbench.devices.timers import HostSyncTimer, timer_columns
-from accelbench.kinds import CacheState, Status, StopReason, TimingMethod
+from accelbench.kinds import CacheState, CIMethod, Status, StopReason, TimingMethod
 from accelbench.measure.core import Row, Settings, throughput
 
 if TYPE_CHECKING:
     from accelbench.devices import Device
 
-__all__ = ["Measurement", "SamplingSpec", "Timer", "Timing", "as_batch", "make_timer", "sample"]
+__all__ = [
+    "MIN_EXACT_SAMPLES",
+    "Measurement",
+    "SamplingSpec",
+    "Timer",
+    "Timing",
+    "as_batch",
+    "make_timer",
+    "sample",
+    "statistics_columns",
+]
+
+#: Fewest samples whose order statistics give a 95% interval of the median;
+#: below it the interval is (min, max), with less coverage (75% at 3 samples).
+MIN_EXACT_SAMPLES = 6
 
 Kernel = Callable[[], object]
 #: What the sampler drives: a plain kernel (the Rust loop times it) or a batch function.
@@ -112,19 +126,29 @@ class Measurement:
 
     def columns(self, flops: float | None = None, nbytes: float | None = None) -> Row:
         """The summary columns of an ``ok`` row: statistics, throughput, timer columns."""
-        a = self.analysis
-        s = a.summary
+        n = len(self.samples)
         row: Row = {
-            "status": Status.OK, "n_samples": len(self.samples), "iters_per_sample": self.k,
+            "status": Status.OK, "n_samples": n, "iters_per_sample": self.k,
             "converged": self.converged, "stop_reason": self.stop_reason,
-            "median_s": s.median, "ci_low_s": a.ci_low, "ci_high_s": a.ci_high,
-            "rel_ci": a.rel_ci, "mean_s": s.mean, "std_s": s.std, "min_s": s.min,
-            "p95_s": s.p95, "p99_s": s.p99, "iqr_s": s.iqr, "cv": s.cv,
-            "outlier_frac": a.outliers.fraction, "drift": a.drift, "warmup_s": self.warmup_s,
+            "rounds": 1, "round_spread": None,
+            "ci_method": CIMethod.ORDER_STATISTICS if n >= MIN_EXACT_SAMPLES else CIMethod.MIN_MAX,
+            "warmup_s": self.warmup_s,
         }
-        row.update(throughput(s.median, flops, nbytes))
+        row.update(statistics_columns(self.analysis))
+        row.update(throughput(row["median_s"], flops, nbytes))
         row.update(self.timer_cols)
         return row
+
+
+def statistics_columns(a: _core.Analysis) -> Row:
+    """The columns that describe a sample distribution: median and its CI, spread, shape."""
+    s = a.summary
+    return {
+        "median_s": s.median, "ci_low_s": a.ci_low, "ci_high_s": a.ci_high,
+        "rel_ci": a.rel_ci, "mean_s": s.mean, "std_s": s.std, "min_s": s.min,
+        "p95_s": s.p95, "p99_s": s.p99, "iqr_s": s.iqr, "cv": s.cv,
+        "outlier_frac": a.outliers.fraction, "drift": a.drift,
+    }
 
 
 def sample(timer: Timer, batch: bool, spec: SamplingSpec) -> Measurement:

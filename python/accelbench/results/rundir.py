@@ -134,9 +134,24 @@ class RunDir:
                 done[ev["key"]] = ev
         return done
 
+    def round_events(self) -> dict[str, dict[int, dict[str, Any]]]:
+        """Per case key, the finished rounds' events by round index (runs of several rounds)."""
+        rounds: dict[str, dict[int, dict[str, Any]]] = {}
+        for ev in self.events():
+            if ev.get("event") == Event.ROUND:
+                rounds.setdefault(ev["key"], {})[int(ev["round"])] = ev
+        return rounds
+
     def record_case(self, key: str, row: Mapping[str, Any], samples: Mapping[str, Any]) -> None:
         safe_row = {k: _clean(v) for k, v in row.items()}
         self.append_event({"event": Event.CASE, "key": key, "row": safe_row, "samples": samples})
+
+    def record_round(self, key: str, index: int, row: Mapping[str, Any],
+                     samples: Mapping[str, Any]) -> None:
+        """One finished round of a case (the case event follows after its last round)."""
+        safe_row = {k: _clean(v) for k, v in row.items()}
+        self.append_event({"event": Event.ROUND, "key": key, "round": index, "row": safe_row,
+                           "samples": samples})
 
     # -- tables ------------------------------------------------------------
     def finalize(self, annotate: Annotate | None = None) -> pd.DataFrame:

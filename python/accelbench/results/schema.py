@@ -60,9 +60,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("n_samples", "Int64", "number of raw samples"),
     Column("iters_per_sample", "Int64", "kernel launches per sample (calibrated batch size)"),
     Column("converged", "boolean", "CI of the median reached the target"),
-    Column("stop_reason", "string", "converged, time_budget or max_samples"),
+    Column("stop_reason", "string", "converged, time_budget, max_samples or unstable"),
     Column("median_s", "float64", "median time per launch, seconds"),
-    Column("ci_low_s", "float64", "95% CI of the median, low end, seconds"),
+    Column("ci_low_s", "float64", "95% CI of the median, low end, seconds (see ci_method)"),
     Column("ci_high_s", "float64", "95% CI of the median, high end, seconds"),
     Column("rel_ci", "float64", "CI half-width relative to the median (worst side)"),
     Column("mean_s", "float64", "mean time per launch, seconds"),
@@ -74,7 +74,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("cv", "float64", "coefficient of variation (std / mean)"),
     Column("outlier_frac", "float64", "fraction of samples outside Tukey's 1.5 IQR fences"),
     Column("drift", "float64", "median of last third vs first third, relative"),
-    Column("warmup_s", "float64", "wall time spent warming up, seconds"),
+    Column("rounds", "Int64", "rounds the case was measured in, each in a fresh process"),
+    Column("round_spread", "float64", "(max - min) / median of the round medians"),
+    Column("ci_method", "string", "rounds-bootstrap, order-statistics or min-max (< 6 samples)"),
+    Column("warmup_s", "float64", "wall time spent warming up, seconds (all rounds)"),
     Column("wall_s", "float64", "wall time of the case (prepare + warm-up + sampling)"),
     Column("timing_method", "string", "host-monotonic, device-events, ..."),
     Column("flops", "float64", "floating-point operations per launch"),
@@ -131,7 +134,8 @@ FINGERPRINT_COLUMNS = (
 )
 
 SAMPLE_COLUMNS = (
-    "run_id", "kernel", "case", "dtype", "rank", "index", "seconds", "iters", "throttled",
+    "run_id", "kernel", "case", "dtype", "rank", "round", "index", "seconds", "iters",
+    "throttled",
 )
 
 
@@ -167,13 +171,15 @@ def samples_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         iters = smp.get("iters")
         for r in ranks:
             flags = r.get("throttled") or smp.get("throttled") or []
+            rounds = r.get("round") or smp.get("round") or []
             for i, s in enumerate(r.get("seconds", [])):
                 flag = flags[i] if i < len(flags) else None
+                k = iters[i] if isinstance(iters, list) else iters
                 records.append((row["run_id"], row["kernel"], row["case"], row["dtype"],
-                                r["rank"], i, s, iters, flag))
+                                r["rank"], rounds[i] if i < len(rounds) else 0, i, s, k, flag))
     frame = pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
-    return frame.astype({"rank": "int32", "index": "int32", "seconds": "float64", "iters": "Int64",
-                         "throttled": "boolean"})
+    return frame.astype({"rank": "int32", "round": "int32", "index": "int32",
+                         "seconds": "float64", "iters": "Int64", "throttled": "boolean"})
 
 
 def fingerprints_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

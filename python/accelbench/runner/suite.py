@@ -4,7 +4,10 @@
 run's event log before starting the next one, and skips cases already
 recorded (``--resume``). Cases of ordinary families run one at a time in a
 supervised worker process (:mod:`accelbench.runner.isolation`), so a crash
-or hang becomes that case's status. Cases of a family that needs a world of
+or hang becomes that case's status. A run of several rounds
+(:mod:`accelbench.measure.rounds`) visits its cases once per round, in a
+shuffled order and a fresh worker each round, records each round as it
+ends, and records the case when its last round is in. Cases of a family that needs a world of
 ranks (``needs_world``: the collectives) are handed to
 :func:`accelbench.distributed.lead.run_world_cases`, which launches or joins the
 world; the bookkeeping (events, progress, the two-deaths rule) is the same
@@ -13,6 +16,8 @@ for both.
 
 from __future__ import annotations
 
+import resource
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +25,7 @@ from accelbench.devices import Device
 from accelbench.distributed.lead import run_world_cases
 from accelbench.kinds import Event, Status
 from accelbench.measure.core import Outcome, Settings, failure_row
+from accelbench.measure.rounds import RoundPlan, combine_rounds
 from accelbench.results import RunDir
 from accelbench.runner.isolation import Executor, make_executor
 from accelbench.workloads import get_family
@@ -51,35 +57,57 @@ class Runner:
         self.run_dir = run
         self.progress = progress
         self.executor = executor
+        self.plan = RoundPlan.of(settings, run.run_id)
         self._deaths: dict[str, int] = {}
+        self._rounds: dict[str, dict[int, Outcome]] = {}
+        self._done: set[str] = set()
         self._finished = 0
         self._total = 0
+        #: CPU seconds this process spent while its worker measured, and those seconds' wall time
+        self.parent_cpu_s = 0.0
+        self.measured_s = 0.0
 
     def run(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
         """Run every case not yet recorded; return all rows of the run in case order.
 
-        Resume rules: a case with a ``case`` event is done. A case that was in
-        flight when an earlier attempt died (``case_start`` without ``case``)
-        runs again, unless that happened in two attempts: then it is recorded
-        as ``crash`` without running, so a case that takes the whole process
-        down cannot block a resume forever. Ctrl-C stops the case in flight
-        (logged as ``case_abort``, which does not count as a death) and
-        re-raises after the worker is gone.
+        Resume rules: a case with a ``case`` event is done, and a finished
+        round (``round`` event) is not run again. A case that was in flight
+        when an earlier attempt died (``case_start`` without ``case`` or
+        ``round``) runs again, unless that happened in two attempts: then it
+        is recorded as ``crash`` without running, so a case that takes the
+        whole process down cannot block a resume forever. Ctrl-C stops the
+        case in flight (logged as ``case_abort``, which does not count as a
+        death) and re-raises after the worker is gone.
         """
         done = self.run_dir.case_events()
+        self._done = set(done)
         self._deaths = deaths_in_flight(self.run_dir.events())
+        self._rounds = {
+            key: {i: Outcome(ev["row"], ev.get("samples") or {}) for i, ev in got.items()}
+            for key, got in self.run_dir.round_events().items() if key not in done}
         todo = [c for c in cases if c.key not in done]
-        self._total, self._finished = len(cases), len(cases) - len(todo)
-        self.run_dir.append_event({"event": Event.START, "cases": len(cases), "todo": len(todo)})
+        self._total = sum(self._units(c) for c in cases)
+        self._finished = self._total - sum(self._units(c) for c in todo) + sum(
+            len(self._rounds.get(c.key, {})) for c in todo)
+        self.run_dir.append_event({"event": Event.START, "cases": len(cases), "todo": len(todo),
+                                   "rounds": self.plan.rounds})
         own = [c for c in todo if not needs_world(c)]
         world = [c for c in todo if needs_world(c)]
-        self._run_own(own)
+        for index in range(self.plan.rounds):
+            self._run_own([c for c in self.plan.order(own, index)
+                           if c.key not in self._done
+                           and index not in self._rounds.get(c.key, {})], index)
         if world:
             run_world_cases(self._startable(world), self.device, self.settings,
                             self.run_dir.run_id, self._record)
-        self.run_dir.append_event({"event": Event.END})
+        self.run_dir.append_event({"event": Event.END, "parent_cpu_s": self.parent_cpu_s,
+                                   "measured_s": self.measured_s})
         rows = self.run_dir.case_events()
         return [rows[c.key]["row"] for c in cases if c.key in rows]
+
+    def _units(self, case: Case) -> int:
+        """Steps of the progress bar for a case: one per round (world cases run once)."""
+        return 1 if needs_world(case) else self.plan.rounds
 
     # -- bookkeeping, the same for every path ------------------------------------
     def _startable(self, cases: Sequence[Case]) -> Iterator[Case]:
@@ -94,27 +122,55 @@ class Runner:
             yield case
 
     def _record(self, case: Case, outcome: Outcome) -> None:
+        """Record the case's final outcome (all its rounds, or the one that failed)."""
         self.run_dir.record_case(case.key, outcome.row, outcome.samples)
+        self._done.add(case.key)
+        self._finished += self._units(case) - len(self._rounds.pop(case.key, {}))
+        if self.progress:
+            self.progress("end", case, self._finished, self._total, outcome)
+
+    def _record_round(self, case: Case, index: int, outcome: Outcome) -> None:
+        """Record one round; the case once its last round is in, or a round failed."""
+        if self.plan.rounds == 1:
+            self._record(case, outcome)
+            return
+        self.run_dir.record_round(case.key, index, outcome.row, outcome.samples)
+        got = self._rounds.setdefault(case.key, {})
+        got[index] = outcome
+        if outcome.status != Status.OK or len(got) == self.plan.rounds:
+            self._finished += 1
+            self._record(case, combine_rounds([got[i] for i in sorted(got)], self.settings))
+            return
         self._finished += 1
         if self.progress:
             self.progress("end", case, self._finished, self._total, outcome)
 
-    def _run_own(self, cases: Sequence[Case]) -> None:
+    def _run_own(self, cases: Sequence[Case], index: int) -> None:
         if not cases:
             return
+        settings = self.plan.settings_for(self.settings, index)
         executor = self.executor or make_executor(
-            self.device, self.settings, self.run_dir.run_id, self.run_dir.path / "worker.log")
+            self.device, settings, self.run_dir.run_id, self.run_dir.path / "worker.log")
         try:
             for case in self._startable(cases):
+                wall, cpu = time.perf_counter(), _cpu_seconds()
                 try:
                     outcome = executor.run(case)
                 except KeyboardInterrupt:
                     self.run_dir.append_event({"event": Event.CASE_ABORT, "key": case.key,
                                                "reason": "interrupted"})
                     raise
-                self._record(case, outcome)
+                self.parent_cpu_s += _cpu_seconds() - cpu
+                self.measured_s += time.perf_counter() - wall
+                self._record_round(case, index, outcome)
         finally:
             executor.close()
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) this process has used, all its threads, not its children."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 
 def deaths_in_flight(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -138,7 +194,7 @@ def deaths_in_flight(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
             close_attempt()
         elif kind == Event.CASE_START and isinstance(key, str):
             open_keys.add(key)
-        elif kind in (Event.CASE, Event.CASE_ABORT) and isinstance(key, str):
+        elif kind in (Event.CASE, Event.ROUND, Event.CASE_ABORT) and isinstance(key, str):
             open_keys.discard(key)
     close_attempt()
     return deaths

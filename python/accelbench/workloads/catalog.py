@@ -56,6 +56,7 @@ SETTINGS: dict[str, type] = {
     "max_case_time": float,
     "target_rel_ci": float,
     "min_samples": int,
+    "rounds": int,
 }
 
 

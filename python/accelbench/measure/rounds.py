@@ -1,0 +1,137 @@
+"""Rounds: one case measured in several rounds, and the summary that spans them.
+
+A machine has slow states that last for a process or a stretch of time
+(clock and power states, thread placement, memory layout, a neighbour's
+load). A case sampled for one second inside one such state shows a tight
+distribution that the next run contradicts, and the exact interval over its
+samples says nothing about that run. So a run measures every case in ``R``
+rounds (``--rounds``, 3 in the shipped suites): each round visits the cases
+in a fresh shuffled order, seeded by the run id and the round, in a fresh
+worker process with its own warm-up, and gets ``1 / R`` of the case's
+sampling budget and minimum sample count. One case's samples then span the
+run's duration and several process states.
+
+:func:`combine_rounds` turns the rounds of a case into its row: the median
+of the pooled samples, and its confidence interval from the two-level
+bootstrap over rounds, then samples within a round, with the few-groups
+Student-t calibration (:func:`accelbench._core.analyze_rounds`), so that the
+interval includes the variation between rounds. ``converged`` means that
+this interval meets the target; rounds that each met it but disagree with
+one another make the case ``converged = False`` with ``stop_reason =
+"unstable"``. Numerical checks (reference, determinism, fingerprint) run in
+the first round only; they do not depend on timing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from accelbench import _core
+from accelbench.kinds import CIMethod, Status, StopReason
+from accelbench.measure.core import Outcome, Row, Samples, Settings, throughput
+from accelbench.measure.measurement import statistics_columns
+
+__all__ = ["BOOTSTRAP_RESAMPLES", "RoundPlan", "combine_rounds"]
+
+#: Bootstrap replicates of the rounds interval (seeded: a run's figures are reproducible).
+BOOTSTRAP_RESAMPLES = 10_000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """How a run's cases are spread over its rounds."""
+
+    rounds: int
+    run_id: str
+
+    @classmethod
+    def of(cls, settings: Settings, run_id: str) -> RoundPlan:
+        """The run's plan; a sustained run (``--sustain``) is one continuous round."""
+        return cls(1 if settings.sustain > 0 else max(1, settings.rounds), run_id)
+
+    def settings_for(self, settings: Settings, index: int) -> Settings:
+        """Round ``index``'s settings: ``1 / R`` of the sampling budget and of the minimum
+        samples, the full warm-up, and the numerical checks in the first round only."""
+        if self.rounds == 1:
+            return settings
+        return replace(
+            settings,
+            max_case_time=settings.max_case_time / self.rounds,
+            min_samples=max(1, math.ceil(settings.min_samples / self.rounds)),
+            check=settings.check and index == 0,
+        )
+
+    def order(self, items: Sequence[T], index: int) -> list[T]:
+        """``items`` in round ``index``'s order: shuffled, seeded by the run id and round."""
+        out = list(items)
+        if self.rounds > 1:
+            random.Random(f"{self.run_id}/round {index}").shuffle(out)
+        return out
+
+
+def _seconds(outcome: Outcome) -> list[float]:
+    return [float(x) for x in outcome.samples.get("seconds", [])]
+
+
+def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
+    """The row and samples of a case from its rounds, in round order.
+
+    A round that is not ``ok`` (an error, a crash, a failed check) is the
+    case's result, with ``rounds`` saying how many rounds ran. Otherwise the
+    first round's row (identity, checks, timer and telemetry columns) gets
+    the statistics of all rounds; the samples are concatenated in round
+    order, with each sample's round and launches per sample.
+    """
+    if not outcomes:
+        raise ValueError("combine_rounds needs at least one round")
+    for outcome in outcomes:
+        if outcome.status != Status.OK or not _seconds(outcome):
+            row = dict(outcome.row)
+            row["rounds"] = len(outcomes)
+            return Outcome(row, outcome.samples)
+    if len(outcomes) == 1:
+        return outcomes[0]
+    rounds = [_seconds(o) for o in outcomes]
+    ra = _core.analyze_rounds(rounds, settings.confidence, resamples=BOOTSTRAP_RESAMPLES,
+                              seed=0)
+    first = outcomes[0].row
+    row: Row = dict(first)
+    row.update(statistics_columns(ra.analysis))
+    row.update(throughput(row["median_s"], first.get("flops"), first.get("bytes")))
+    rounds_converged = all(bool(o.row.get("converged")) for o in outcomes)
+    converged = bool(ra.analysis.rel_ci <= settings.target_rel_ci)
+    if converged:
+        stop = StopReason.CONVERGED
+    elif rounds_converged:
+        stop = StopReason.UNSTABLE
+    else:
+        stop = next(StopReason(o.row["stop_reason"]) for o in outcomes
+                    if not o.row.get("converged"))
+    row.update(
+        n_samples=sum(len(r) for r in rounds),
+        iters_per_sample=max(int(o.row.get("iters_per_sample") or 1) for o in outcomes),
+        converged=converged, stop_reason=stop, rounds=len(outcomes),
+        round_spread=ra.spread, ci_method=CIMethod.ROUNDS_BOOTSTRAP,
+        warmup_s=sum(float(o.row.get("warmup_s") or 0.0) for o in outcomes),
+        wall_s=sum(float(o.row.get("wall_s") or 0.0) for o in outcomes),
+    )
+    samples: Samples = {
+        "seconds": [x for r in rounds for x in r],
+        "round": [i for i, r in enumerate(rounds) for _ in r],
+        "iters": [int(o.samples.get("iters") or 1) for o, r in zip(outcomes, rounds, strict=True)
+                  for _ in r],
+    }
+    flags = [o.samples.get("throttled") for o in outcomes]
+    if any(flags):
+        samples["throttled"] = [f for fl, r in zip(flags, rounds, strict=True)
+                                for f in (fl or [None] * len(r))]
+    fingerprint = outcomes[0].samples.get("fingerprint")
+    if fingerprint is not None:
+        samples["fingerprint"] = fingerprint
+    return Outcome(row, samples)
