@@ -56,7 +56,7 @@ class RunProgress:
             self.bar = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
-                transient=False,
+                transient=False, auto_refresh=False,
             )
             self.bar.__enter__()
         return self
@@ -70,7 +70,9 @@ class RunProgress:
         if self.bar is not None:
             if self.task is None:
                 self.task = self.bar.add_task(label, total=total, completed=done)
-            self.bar.update(self.task, description=label, completed=done)
+            # Redrawn when a case starts or ends, never by a timer thread: nothing of ours
+            # runs beside the worker while it measures (a CPU case uses every core).
+            self.bar.update(self.task, description=label, completed=done, refresh=True)
         elif not self.quiet and what == "end" and out is not None:
             self.console.print(
                 f"[{done}/{total}] {label}: {out.status} {fmt_time(out.row.get('median_s'))}",

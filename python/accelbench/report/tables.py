@@ -17,7 +17,7 @@ from rich.table import Table
 
 from accelbench.analysis.consistency import Consistency
 from accelbench.analysis.roofline import is_set
-from accelbench.kinds import Agreement, Status
+from accelbench.kinds import Agreement, CIMethod, Status, StopReason
 from accelbench.results.schema import as_float
 
 __all__ = [
@@ -81,7 +81,7 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> Table:
     for name, justify in (
         ("kernel", "left"), ("case", "left"), ("dtype", "left"), ("status", "left"),
         ("median", "right"), ("±CI", "right"), ("TFLOP/s", "right"), ("GB/s", "right"),
-        ("CV", "right"), ("n", "right"), ("conv", "center"),
+        ("CV", "right"), ("n", "right"), ("rounds", "right"), ("conv", "center"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in frame.to_dict("records"):
@@ -93,14 +93,39 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> Table:
             str(row["dtype"]),
             f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
             fmt_time(row.get("median_s")),
-            _percent(row.get("rel_ci")),
+            _ci_text(row),
             _fmt(row.get("tflops"), ".3g"),
             _fmt(row.get("gbps"), ".3g"),
             _fmt(row.get("cv"), ".3f"),
             _fmt(row.get("n_samples"), ".0f"),
-            "-" if conv is None or conv is pd.NA else ("yes" if conv else "[yellow]no[/]"),
+            _rounds_text(row),
+            _conv_text(row, conv),
         )
     return table
+
+
+def _ci_text(row: dict[Any, Any]) -> str:
+    """The CI's half-width; an interval that is only (min, max) of < 6 samples says so."""
+    text = _percent(row.get("rel_ci"))
+    return f"{text} (min-max)" if row.get("ci_method") == CIMethod.MIN_MAX else text
+
+
+def _rounds_text(row: dict[Any, Any]) -> str:
+    """Rounds and how far their medians spread: ``3 ~12%``."""
+    n = as_float(row.get("rounds"))
+    if n is None:
+        return "-"
+    spread = as_float(row.get("round_spread"))
+    return f"{n:.0f}" if spread is None else f"{n:.0f} ~{100 * spread:.0f}%"
+
+
+def _conv_text(row: dict[Any, Any], conv: Any) -> str:
+    if conv is None or conv is pd.NA:
+        return "-"
+    if conv:
+        return "yes"
+    return "[yellow]unstable[/]" if row.get("stop_reason") == StopReason.UNSTABLE else \
+        "[yellow]no[/]"
 
 
 def print_errors(frame: pd.DataFrame, out: Console) -> None:

@@ -127,12 +127,20 @@ class RunDir:
                     continue
 
     def case_events(self) -> dict[str, dict[str, Any]]:
-        """The last finished-case event per case key."""
+        """The last finished-case event per case key, in the suite's order.
+
+        A run of several rounds finishes its cases in shuffled order; the
+        ``start`` event lists the suite's keys, which order the tables.
+        """
         done: dict[str, dict[str, Any]] = {}
+        order: list[str] = []
         for ev in self.events():
             if ev.get("event") == Event.CASE:
                 done[ev["key"]] = ev
-        return done
+            elif ev.get("event") == Event.START and isinstance(ev.get("keys"), list):
+                order = ev["keys"]
+        rank = {k: i for i, k in enumerate(order)}
+        return dict(sorted(done.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
     def round_events(self) -> dict[str, dict[int, dict[str, Any]]]:
         """Per case key, the finished rounds' events by round index (runs of several rounds)."""

@@ -90,7 +90,7 @@ class Runner:
         self._finished = self._total - sum(self._units(c) for c in todo) + sum(
             len(self._rounds.get(c.key, {})) for c in todo)
         self.run_dir.append_event({"event": Event.START, "cases": len(cases), "todo": len(todo),
-                                   "rounds": self.plan.rounds})
+                                   "rounds": self.plan.rounds, "keys": [c.key for c in cases]})
         own = [c for c in todo if not needs_world(c)]
         world = [c for c in todo if needs_world(c)]
         for index in range(self.plan.rounds):

@@ -15,7 +15,8 @@
 //!    have been drawn and the relative half-width of the exact
 //!    `confidence` interval of the median (see [`crate::stats::ci`]) is at
 //!    most `target_rel_ci`: converged; (b) the measurement has lasted
-//!    `max_time_s`: time budget; (c) `max_samples` are drawn. The interval
+//!    `max_time_s` and `min_samples` are drawn (a floor: the budget
+//!    stretches to reach it): time budget; (c) `max_samples` are drawn. The interval
 //!    needs a sort, so it is re-evaluated only when `n` has grown by 10%
 //!    since the last evaluation or enough wall time has passed (at least
 //!    20 ms and ten times the cost of the last evaluation), and always
@@ -300,7 +301,8 @@ impl Sampler {
             if full {
                 return Ok(StopReason::MaxSamples);
             }
-            if out_of_time {
+            // `min_samples` is a floor: the budget stretches until it is reached.
+            if out_of_time && n >= c.min_samples {
                 return Ok(StopReason::TimeBudget);
             }
             w.between_batches()?;

@@ -246,3 +246,20 @@ fn core_clock_is_a_plausible_cpu_frequency() {
         assert!((0.2e9..7.0e9).contains(&hz), "{hz} Hz");
     }
 }
+
+#[test]
+fn min_samples_is_a_floor_under_the_time_budget() {
+    // 0.2 s of budget at >= 1 ms per sample would stop near 200 samples.
+    let cfg = SamplerConfig {
+        target_rel_ci: 0.0,
+        max_time_s: 0.2,
+        min_samples: 400,
+        ..quick()
+    };
+    let r = Sampler::new(cfg)
+        .unwrap()
+        .run(&mut fake(1e-3, 0.1, 2))
+        .unwrap();
+    assert_eq!(r.stop_reason, StopReason::TimeBudget);
+    assert_eq!(r.samples.len(), 400);
+}
