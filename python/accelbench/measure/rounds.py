@@ -92,9 +92,9 @@ def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
         raise ValueError("combine_rounds needs at least one round")
     for outcome in outcomes:
         if outcome.status != Status.OK or not _seconds(outcome):
-            row = dict(outcome.row)
-            row["rounds"] = len(outcomes)
-            return Outcome(row, outcome.samples)
+            failed: Row = dict(outcome.row)
+            failed["rounds"] = len(outcomes)
+            return Outcome(failed, outcome.samples)
     if len(outcomes) == 1:
         return outcomes[0]
     rounds = [_seconds(o) for o in outcomes]
