@@ -118,7 +118,7 @@ def slow_suite(tmp: Path, cases: list[Any], medians: dict[Key, float]) -> Path:
         {f"{c}|{d}": SLOWDOWN * m for (c, d), m in medians.items()}))
     lines = ['family = "slow_matmul:FAMILY"']
     for c in cases:
-        p = dict(kv.split("=") for kv in c.params.split())
+        p = dict(c.params)
         if c.case.startswith("square "):
             entry = f'name = "square"\nsize = [{p["M"]}]'
         else:
@@ -207,10 +207,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--suite", default="quick")
     parser.add_argument("--kernels", default="matmul")
+    parser.add_argument("--max-case-time", type=float, default=None,
+                        help="override the suite's budget (for a quick trial of this script)")
     args = parser.parse_args()
+    budget = [] if args.max_case_time is None else ["--max-case-time", str(args.max_case_time)]
     if args.runs < 2:
         parser.error("--runs must be at least 2")
-    cases = filter_cases(load_suite(args.suite).cases, ["matmul"], None)
+    suite = load_suite(args.suite)
+    cases = filter_cases(suite.cases, ["matmul"], None)
+    # The slow run's family file has no [settings]: give it the suite's as flags.
+    suite_flags = [x for k, v in suite.settings.items()
+                   for x in (f"--{k.replace('_', '-')}", str(v))]
     print(f"suite {args.suite} --kernels {args.kernels}: {args.runs} runs per design; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cores")
@@ -225,14 +232,15 @@ def main() -> None:
         for i in range(args.runs):
             for name, extra in designs.items():
                 path, wall = accelbench_run(tmp / name.replace(" ", ""), args.suite,
-                                            args.kernels, *extra)
+                                            args.kernels, *extra, *budget)
                 runs[name].append(path)
                 walls[name].append(wall)
             if slow_path is None:
                 medians = {k: float(r["median_s"]) for k, r in rows(runs["default"][0]).items()}
                 slow_path = slow_suite(tmp, [c for c in cases if (c.case, c.dtype) in medians],
                                        medians)
-            slow.append(accelbench_run(tmp / "slow", str(slow_path), "", "--no-check")[0])
+            slow.append(accelbench_run(tmp / "slow", str(slow_path), "", "--no-check",
+                                       *suite_flags, *budget)[0])
             if args.kernels == "matmul":
                 tub_runs.append(tub_medians(cases))
             print(f"  round of runs {i + 1}/{args.runs} done", flush=True)
