@@ -29,7 +29,7 @@ import pandas as pd
 from accelbench.analysis import load
 from accelbench.analysis.compare import case_samples
 from accelbench.errors import UsageError
-from accelbench.kinds import Status
+from accelbench.kinds import CIMethod, Status, StopReason
 from accelbench.report.plots import make_plots
 from accelbench.report.tables import fmt_time
 from accelbench.results import atomic, load_samples, read_meta
@@ -103,7 +103,8 @@ def _family_section(kernel: str, rows: pd.DataFrame) -> list[str]:
     body = []
     for r in ok.to_dict("records"):
         line = [r["case"], r["params"], r["dtype"], fmt_time(r["median_s"]),
-                f"{fmt_time(r['ci_low_s'])} to {fmt_time(r['ci_high_s'])}",
+                f"{fmt_time(r['ci_low_s'])} to {fmt_time(r['ci_high_s'])}"
+                + (" (min-max)" if r.get("ci_method") == CIMethod.MIN_MAX else ""),
                 _g(r["tflops"]), _g(r["gbps"])]
         if collective:
             line += [_g(r["algbw_gbps"]), _g(r["busbw_gbps"])]
@@ -113,11 +114,13 @@ def _family_section(kernel: str, rows: pd.DataFrame) -> list[str]:
         lines += [*_table(head, body), ""]
         lines += ["Stability:", ""]
         lines += [*_table(
-            ["case", "dtype", "samples", "launches/sample", "CI ±", "CV", "outliers", "drift",
-             "converged"],
+            ["case", "dtype", "samples", "launches/sample", "CI ±", "rounds", "round spread",
+             "CV", "outliers", "drift", "converged"],
             [[r["case"], r["dtype"], _g(r["n_samples"], 6), _g(r["iters_per_sample"], 6),
-              _pct(r["rel_ci"]), _pct(r["cv"]), _pct(r["outlier_frac"]), _pct(r["drift"]),
-              _bool(r["converged"])] for r in ok.to_dict("records")],
+              _pct(r["rel_ci"]), _g(r.get("rounds"), 3), _pct(r.get("round_spread")),
+              _pct(r["cv"]), _pct(r["outlier_frac"]), _pct(r["drift"]),
+              "unstable" if r.get("stop_reason") == StopReason.UNSTABLE else _bool(r["converged"])]
+             for r in ok.to_dict("records")],
         ), ""]
     agree = [c for c in _AGREEMENT if c in rows and rows[c].notna().any()]
     if agree:
@@ -147,8 +150,11 @@ def render_readme(meta: Mapping[str, Any], frame: pd.DataFrame, plots: Iterable[
     lines = [
         f"# {device.get('name', 'unknown device')} ({device.get('backend', '-')})", "",
         f"Run `{meta.get('run_id', '-')}` of suite `{suite}`, recorded {meta.get('created', '-')}:"
-        f" {ok} of {len(frame)} cases measured. Times are per kernel launch; the 95% confidence"
-        " interval of the median is exact (order statistics). Data: `results.parquet`,"
+        f" {ok} of {len(frame)} cases measured. Times are per kernel launch. The 95% confidence"
+        " interval of the median comes from a two-level bootstrap over the run's rounds (each"
+        " in a fresh process), so it includes the variation between them; a one-round case"
+        " has the exact interval of its samples (order statistics), marked (min-max) when it"
+        " had fewer than 6. Data: `results.parquet`,"
         " `results.csv`, `samples.parquet` (raw samples), `meta.json`.", "",
         "## Device and software", "",
     ]
