@@ -75,9 +75,10 @@ def testdev_env(request: pytest.FixtureRequest,
     path, seconds = build(Path(where))
     how = "cached" if seconds is None else f"built in {seconds:.1f} s"
     _TESTDEV_BUILD.append(f"testdev backend: {how} ({path.name})")
+    # The repository root, for ``tests.testdev``; never ``python/``, which would shadow
+    # an installed (non-editable) accelbench that holds the compiled ``_core``.
     root = str(TESTS_DIR.parent)
-    pythonpath = os.pathsep.join([root, str(TESTS_DIR.parent / "python"),
-                                  os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    pythonpath = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return dict(os.environ, TESTDEV_CACHE=str(where), PYTHONPATH=pythonpath, COLUMNS="200")
 
 

@@ -55,10 +55,18 @@ def test_batch_mode_with_fake_timer() -> None:
 
 
 def test_tiny_time_budget_stops_on_time_budget() -> None:
-    r = core.sample(busy_wait(2e-3), warmup_s=0.01, max_time_s=0.01)
+    r = core.sample(busy_wait(2e-3), warmup_s=0.01, max_time_s=0.01, min_samples=2,
+                    target_rel_ci=0.0)
     assert r.stop_reason == "time_budget"
     assert not r.converged
-    assert 1 <= len(r.samples) < 10
+    assert 2 <= len(r.samples) < 10
+
+
+def test_min_samples_is_a_floor_under_a_tiny_time_budget() -> None:
+    # 10 ms of budget holds ~5 samples of 2 ms: the default floor of 10 stretches it.
+    r = core.sample(busy_wait(2e-3), warmup_s=0.01, max_time_s=0.01, target_rel_ci=0.0)
+    assert r.stop_reason == "time_budget"
+    assert len(r.samples) == 10
 
 
 def test_max_samples_stop_reason() -> None:
