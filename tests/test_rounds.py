@@ -142,7 +142,7 @@ def test_cli_rounds_end_to_end_and_compare_uses_rounds_as_groups(cli: Cli,
     rounds = [ev for ev in RunDir.open(run_dir).events() if ev["event"] == Event.ROUND]
     assert len(rounds) == 3 * len(frame)
     result = compare_runs(run_dir, run_dir)
-    assert {c.n_runs_a for c in result.cases} == {3}
+    assert {c.n_runs_a for c in result.cases} == {1}
     assert all(c.verdict == "no change" for c in result.cases)
 
 

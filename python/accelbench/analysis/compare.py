@@ -9,13 +9,16 @@ samples of ``samples.parquet`` go to the native comparison
 
 * the ratio ``median(B) / median(A)`` (above 1: B is slower; with several
   runs, the medians of the pooled samples) and its percentile-bootstrap 95%
-  confidence interval. With one run per side each run's samples are
-  resampled independently. With several, the bootstrap has two levels:
-  each replicate draws the side's runs with replacement, then samples with
-  replacement within each drawn run (Davison & Hinkley, 1997, §3.8;
-  Kalibera & Jones, 2013), so the interval contains the run-to-run
-  variation that one run's samples cannot show. Because 2 to 5 runs say
-  little about that variation, the run-level deviations are first widened
+  confidence interval. When each side is a single process (one run of one
+  round) its samples are resampled independently. Otherwise the bootstrap has two levels: its groups are
+  the rounds of every run of the side (each round is a separate worker
+  process, so a run of 3 rounds is 3 groups, two such runs 6), or the runs
+  themselves when they have one round each. Each replicate draws the
+  side's groups with replacement, then samples with replacement within
+  each drawn group (Davison & Hinkley, 1997, §3.8; Kalibera & Jones, 2013),
+  so the interval contains the process-to-process variation that one
+  process's samples cannot show. Because 2 to 5 groups say
+  little about that variation, the group-level deviations are first widened
   by ``sqrt(k / (k - 1)) * t_nu / z`` (``nu = k_A + k_B - 2``; Student's t
   critical values for few clusters, Cameron & Miller, 2015): runs that agree
   keep a narrow interval, runs that disagree widen it, the more so the
@@ -257,16 +260,20 @@ def case_rounds(samples: pd.DataFrame) -> dict[tuple[str, str, str], list[np.nda
     return out
 
 
-def _groups(side: _Side, key: tuple[str, str, str]) -> list[np.ndarray]:
-    """The groups a side's samples of a case are compared as: the rounds of its run when the
-    side is one run, else its runs (each run's rounds pooled)."""
-    per_run = [rounds for s in side.samples if (rounds := s.get(key))
-               and sum(len(x) for x in rounds)]
-    if len(per_run) < len(side.samples):
-        return []  # a run without raw samples of this case
-    if len(per_run) == 1:
-        return [x for x in per_run[0] if len(x)]
-    return [np.concatenate(rounds) for rounds in per_run]
+def _groups(side: _Side, key: tuple[str, str, str]) -> list[list[np.ndarray]]:
+    """A side's samples of a case: per run, its non-empty rounds (empty when some run has no
+    raw samples of the case)."""
+    per_run = [[x for x in rounds if len(x)] for s in side.samples if (rounds := s.get(key))]
+    per_run = [r for r in per_run if r]
+    return per_run if len(per_run) == len(side.samples) else []
+
+
+def _run_spread(per_run: list[list[np.ndarray]]) -> float:
+    """``(max - min) / median`` of the run medians (NaN for one run)."""
+    if len(per_run) < 2:
+        return math.nan
+    medians = np.array([np.median(np.concatenate(r)) for r in per_run])
+    return float((medians.max() - medians.min()) / np.median(medians))
 
 
 def _keys(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -392,16 +399,19 @@ def compare_groups(
         note = ""
         if ra.get("params") != rb.get("params"):
             note = f"params differ: {ra.get('params')} vs {rb.get('params')}"
-        c = _core.compare_groups(xa, xb, threshold=threshold, alpha=alpha,
+        # The groups of the two-level bootstrap are the rounds of every run (each round is
+        # its own worker process); runs of one round each (``--rounds 1``, older runs) are
+        # their own groups.
+        ga, gb = [x for r in xa for x in r], [x for r in xb for x in r]
+        c = _core.compare_groups(ga, gb, threshold=threshold, alpha=alpha,
                                  confidence=confidence, resamples=resamples, seed=seed)
         cases.append(CaseDiff(
-            *key, n_a=sum(len(x) for x in xa), n_b=sum(len(x) for x in xb),
+            *key, n_a=sum(len(x) for x in ga), n_b=sum(len(x) for x in gb),
             median_a_s=c.median_a, median_b_s=c.median_b,
             ratio=c.ratio, ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value,
             effect=c.effect, verdict=Verdict(c.verdict), note=note,
-            n_runs_a=c.n_runs_a, n_runs_b=c.n_runs_b,
-            spread_a=math.nan if c.spread_a is None else c.spread_a,
-            spread_b=math.nan if c.spread_b is None else c.spread_b,
+            n_runs_a=len(xa), n_runs_b=len(xb),
+            spread_a=_run_spread(xa), spread_b=_run_spread(xb),
         ))
     names_a, names_b = [p.name for p in a.paths], [p.name for p in b.paths]
     return RunComparison(
