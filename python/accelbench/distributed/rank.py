@@ -55,6 +55,9 @@ from accelbench.devices.timers import timer_columns
 from accelbench.errors import UnsupportedError
 from accelbench.kinds import Status, StopReason
 from accelbench.measure.core import Outcome, Row, Settings
+from accelbench.numerics.agreement import comparison_columns, worst_of
+from accelbench.numerics.tensors import as_numpy
+from accelbench.numerics.tolerance import tolerance_for
 from accelbench.measure.measurement import (
     Measurement,
     SamplingSpec,
@@ -221,13 +224,14 @@ def measure_on_rank(case: Case, ctx: RankContext, settings: Settings) -> dict[st
     if fault == "corrupt":
         op.output().view(-1)[0] += 1
         wrong, note = _recount(op)
+    agreement = _agreement(op)
     counts = torch.tensor([wrong, checked], dtype=torch.int64)
     dist.all_reduce(counts, group=ctx.ctrl)
     notes: list[Any] = [None] * ctx.world_size
-    dist.all_gather_object(notes, (seconds, note), group=ctx.ctrl)
+    dist.all_gather_object(notes, (seconds, note, agreement), group=ctx.ctrl)
     if ctx.rank != 0:
         return None
-    first = next(((r, n) for r, (_, n) in enumerate(notes) if n), None)
+    first = next(((r, n) for r, (_, n, _) in enumerate(notes) if n), None)
     status = Status.MISMATCH if int(counts[0]) else Status.OK
     error = None
     if first is not None:
@@ -236,11 +240,27 @@ def measure_on_rank(case: Case, ctx: RankContext, settings: Settings) -> dict[st
     return {
         "status": status, "error": error, "world_size": ctx.world_size,
         "bytes": op.spec.nbytes(ctx.world_size),
-        "ranks": [{"rank": r, "seconds": s} for r, (s, _) in enumerate(notes)],
+        "ranks": [{"rank": r, "seconds": s} for r, (s, _, _) in enumerate(notes)],
+        "agreement": worst_of([a for _, _, a in notes]),
         "iters": plan["k"], "converged": plan["converged"], "stop_reason": plan["stop_reason"],
         "warmup_s": plan["warmup_s"], "wrong": int(counts[0]), "checked": int(counts[1]),
         "timer": plan["timer"],
     }
+
+
+def _agreement(op: CollectiveOp) -> dict[str, Any]:
+    """This rank's agreement columns: its output against the exact expected one (tolerance 0)."""
+    out, name = as_numpy(op.output())
+    expected = expected_output(op.spec, op.rank, op.world_size)
+    if expected.numel() != out.size:
+        return {}  # the data check reports the wrong size
+    ref_np = expected.to(torch.float64).reshape(out.shape).numpy()
+    tol = tolerance_for(name, override=(0.0, 0.0))
+    cmp = _core.compare_to_reference(
+        out, ref_np, dtype=name, rtol=tol.rtol, atol=tol.atol, small_threshold=tol.small,
+        small_atol=tol.small_atol, ulp_threshold=tol.ulp,
+    )
+    return comparison_columns(cmp, tol)
 
 
 def _recount(op: CollectiveOp) -> tuple[int, str]:
@@ -273,6 +293,7 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
     row.update(columns)
     algbw = row["gbps"]
     spec = CollectiveSpec.of(case)
+    row.update(payload.get("agreement") or {})
     row.update(
         algbw_gbps=algbw,
         busbw_gbps=None if algbw is None else algbw * bus_factor(spec.op, int(n or 1)),
