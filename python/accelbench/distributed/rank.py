@@ -55,9 +55,6 @@ from accelbench.devices.timers import timer_columns
 from accelbench.errors import UnsupportedError
 from accelbench.kinds import Status, StopReason
 from accelbench.measure.core import Outcome, Row, Settings
-from accelbench.numerics.agreement import comparison_columns, worst_of
-from accelbench.numerics.tensors import as_numpy
-from accelbench.numerics.tolerance import tolerance_for
 from accelbench.measure.measurement import (
     Measurement,
     SamplingSpec,
@@ -66,6 +63,9 @@ from accelbench.measure.measurement import (
     make_timer,
     sample,
 )
+from accelbench.numerics.agreement import comparison_columns, worst_of
+from accelbench.numerics.tensors import as_numpy
+from accelbench.numerics.tolerance import tolerance_for
 from accelbench.workloads.base import Case
 from accelbench.workloads.collectives import (
     CollectiveOp,
