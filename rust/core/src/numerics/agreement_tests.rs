@@ -1,4 +1,4 @@
-//! The figures at every scale (cosine, rel_rmse, small values, ulp_frac):
+//! The figures at every scale (`cosine`, `rel_rmse`, small values, `ulp_frac`):
 //! known values, plain float64 sums, and bit-identical results whatever the
 //! thread count and instruction set.
 

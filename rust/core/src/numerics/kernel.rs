@@ -21,14 +21,14 @@
 //! loop's running values in registers; the block's data stays in L1
 //! between the two.
 //!
-//! **Loop 3 ([`scan_sums`]): figures at every scale.** The float64 sums of
-//! `cosine` and `rel_rmse` (squared error, squared reference, squared
-//! output, output times reference) go to [`LANES`] lane accumulators, pair
-//! `j` of a block to lane `j % LANES`: a fixed-size inner loop whose lanes
-//! the compiler keeps in one vector register each, with the same additions
-//! in the same order on every instruction set. The lanes are combined
-//! pairwise at the end of the block. The same loop counts the small values
-//! and the large ones outside the tolerance (integer reductions).
+//! **Figures at every scale, in loop 2.** The float64 sums of `cosine` and
+//! `rel_rmse` (squared error, squared reference, squared output, output
+//! times reference) go to [`LANES`] lane accumulators, pair `j` of a block
+//! to lane `j % LANES`: loop 2 is a fixed-size inner loop over the lanes,
+//! each running value kept per lane (a vector register), with the same
+//! additions in the same order on every instruction set. The lanes are
+//! combined pairwise at the end of the block. The same loop counts the
+//! small values and the large ones outside the tolerance.
 //!
 //! **Counts from codes.** A scatter (`hist[bucket] += 1`) does not
 //! vectorise, so [`tally`] counts each code that occurs in the block by
@@ -47,7 +47,7 @@ use std::marker::PhantomData;
 
 use super::compare::{Comparison, Tolerance, HIST_BUCKETS};
 use super::float::{DType, Format, Word};
-use sums::{cosine, rel_rmse, scan_sums, Sums};
+use sums::{cosine, rel_rmse, scan_values, Sums};
 
 /// Elements per block of the element loop (its bucket bytes: 1 KiB).
 pub const BLOCK: usize = 1024;
@@ -178,7 +178,7 @@ impl Acc {
         let mut codes = [0u8; BLOCK];
         for block in x.chunks(BLOCK) {
             scan_bits::<Same<F>>(block, block, &mut codes);
-            let sums = scan_sums::<Same<F>>(block, block, &codes, tol);
+            let (_, sums) = scan_values::<Same<F>>(block, block, &codes, tol, 0.0);
             acc.add_sums(&sums);
         }
         acc
@@ -440,67 +440,6 @@ fn scan_bits<P: Pair>(a: &[P::A], b: &[P::B], codes: &mut [u8; BLOCK]) -> UlpSta
 /// `max_rel * |ref|` (see [`scan_values`]).
 const REL_FILTER: f64 = 1.0 - 1.0 / (1u64 << 50) as f64;
 
-/// Loop 2 of a block: float64 values, for the pairs loop 1 found finite
-/// (`codes` below [`INF_MISMATCH`]). Counts the pairs outside the tolerance
-/// (`|out - ref| > atol + rtol * |ref|`), takes the largest `|out - ref|`
-/// (as bits: a non-negative float64 orders like its bits; `abs` is a
-/// cleared sign bit) and counts the candidates for a new relative-error
-/// maximum.
-///
-/// The relative error needs a division, the costliest operation here, so
-/// it is left to [`rel_max`] for the blocks that may raise the running
-/// maximum `max_rel`. With `s` the rounded `max_rel * (1 - 2^-50)` (0
-/// unless a normal number) and `L` the rounded `s * |ref|`, a finite pair
-/// with `ref != 0` is no candidate when `L` is a normal number and
-/// `|out - ref| <= min(L, f64::MAX)`. Then `L < max_rel * |ref|` exactly
-/// (two roundings in the normal range move it by at most `2^-53` relative
-/// each; an `L` rounded up to infinity still means
-/// `max_rel * |ref| > f64::MAX`, and an infinite `|out - ref|` is always a
-/// candidate), so the exact quotient is below `max_rel` and so is its
-/// rounding. After the first block of a chunk, candidates are rare, and
-/// the maximum is still the exactly rounded quotient a plain loop gives.
-#[inline(always)]
-#[allow(clippy::needless_bitwise_bool)] // branch-free on purpose
-fn scan_values<P: Pair>(
-    a: &[P::A],
-    b: &[P::B],
-    codes: &[u8; BLOCK],
-    tol: Tolerance,
-    max_rel: f64,
-) -> ValueStats {
-    let n = a.len().min(b.len()).min(BLOCK);
-    let (a, b, codes) = (&a[..n], &b[..n], &codes[..n]);
-    let (atol, rtol) = (tol.atol, tol.rtol);
-    let scaled = max_rel * REL_FILTER;
-    let scaled = if scaled >= f64::MIN_POSITIVE {
-        scaled
-    } else {
-        0.0
-    };
-    let (mut outside, mut rel_candidates) = (0u32, 0u32);
-    // the bits of |out - ref| have a clear sign bit: a signed maximum orders them
-    let mut max_abs = 0i64;
-    for j in 0..n {
-        let (_, ov, rv, _) = P::load(a[j], b[j]);
-        let finite = finite_code(u32::from(codes[j]));
-        let d_bits = (ov - rv).to_bits() & !(1u64 << 63);
-        let d = f64::from_bits(d_bits);
-        let ar = rv.abs();
-        outside += u32::from(finite & (d > atol + rtol * ar));
-        #[allow(clippy::cast_possible_wrap)] // below 2^63
-        let d_signed = d_bits as i64;
-        max_abs = max_abs.max(if finite { d_signed } else { 0 });
-        let bound = scaled * ar;
-        let skip = (d <= bound.min(f64::MAX)) & (bound >= f64::MIN_POSITIVE);
-        rel_candidates += u32::from(finite & (ar != 0.0) & !skip);
-    }
-    ValueStats {
-        outside,
-        max_abs: max_abs as u64,
-        rel_candidates,
-    }
-}
-
 /// Largest `|out - ref| / |ref|` over the finite pairs with `ref != 0`
 /// (0 for none).
 #[inline(always)]
@@ -605,8 +544,7 @@ pub(super) fn scan_chunk<P: Pair>(a: &[P::A], b: &[P::B], base: usize, tol: Tole
     let mut codes = [0u8; BLOCK];
     for (k, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
         let ulp = scan_bits::<P>(x, y, &mut codes);
-        let values = scan_values::<P>(x, y, &codes, tol, acc.max_rel);
-        let sums = scan_sums::<P>(x, y, &codes, tol);
+        let (values, sums) = scan_values::<P>(x, y, &codes, tol, acc.max_rel);
         let tally = tally(&mut codes, x.len().min(y.len()), &mut acc.hist);
         let block = Block {
             ulp,
