@@ -186,7 +186,9 @@ def tub_medians(cases: list[Any]) -> dict[Key, float]:
     out: dict[Key, float] = {}
     for c in cases:
         prepared = get_family(c.kernel).prepare(c, device)
-        timer = tub.Timer(stmt="fn()", globals={"fn": prepared.fn})
+        # Timer runs single-threaded unless told: give it the threads accelbench's worker uses.
+        timer = tub.Timer(stmt="fn()", globals={"fn": prepared.fn},
+                          num_threads=torch.get_num_threads())
         out[(c.case, c.dtype)] = float(timer.blocked_autorange(min_run_time=0.5).median)
         del prepared
     return out
