@@ -19,6 +19,7 @@ import pandas as pd
 
 from accelbench.cli.run import _create_run, _select, _settings
 from accelbench.devices import resolve_device
+from accelbench.devices.backends import import_backends, imported_backends
 from accelbench.devices.environment import environment
 from accelbench.distributed.world import default_world_size, joined_world
 from accelbench.errors import UsageError
@@ -33,6 +34,7 @@ __all__ = ["cmd_fleet"]
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
+    import_backends(args.imports)
     device = resolve_device(args.device)
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     settings = replace(_settings(suite.settings, args), isolation=False)
@@ -89,7 +91,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             args.json.write_text(text + "\n")
     if not quiet:
         _print(frame, summary, failure, f"fleet of {n} ranks on {device.spec}", run.path)
-    return 0 if summary["healthy"] else 1
+    return 0 if summary["healthy"] and failure is None else 1
 
 
 def _meta(run_id: str, device: str, suite: str, args: argparse.Namespace, n: int,
@@ -99,7 +101,8 @@ def _meta(run_id: str, device: str, suite: str, args: argparse.Namespace, n: int
         "created": datetime.now(timezone.utc).isoformat(),
         "command": ["accelbench", *sys.argv[1:]],
         "config": {"device": device, "suite": suite, "kernels": args.kernels,
-                   "dtypes": args.dtypes, "world_size": n, "threshold": opts.threshold},
+                   "dtypes": args.dtypes, "world_size": n, "threshold": opts.threshold,
+                   "imports": list(imported_backends())},
         "settings": settings.as_dict(),
     }
 

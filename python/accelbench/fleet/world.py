@@ -52,7 +52,8 @@ class FleetOptions:
 def run_local(cases: Iterable[Case], device: Device, settings: Settings, run_id: str,
               world_size: int, suite: str, on_case: OnCase) -> str | None:
     """Run ``cases`` in a local world of ``world_size`` ranks; the fatal error, if any."""
-    reason = unsupported_world(device, world_size) if world_size > 1 else None
+    reason = (unsupported_world(device, world_size, control_only=True) if world_size > 1
+              else None)
     if reason:
         return reason
     world = LocalWorld(world_size, device.spec, settings, module="accelbench.fleet",
@@ -77,7 +78,7 @@ def run_joined(env: WorldEnv, cases: Sequence[Case], device: Device, settings: S
                run_id: str, on_case: OnCase) -> str | None:
     """This process is one rank of a torchrun/Slurm world; rank 0 calls ``on_case``."""
     limit = case_time_limit(settings) + straggler_wait_s(settings)
-    ctx = init_rank(env, device.spec, limit)
+    ctx = init_rank(env, device.spec, limit, control_only=True)
     hosts = world_hosts(ctx)
     if env.rank != 0:
         while (case := broadcast_case(ctx, None)) is not None:
