@@ -67,7 +67,6 @@ from accelbench.workloads.base import Case
 from accelbench.workloads.collectives import (
     CollectiveOp,
     CollectiveSpec,
-    bus_factor,
     count_wrong,
     expected_output,
 )
@@ -254,7 +253,8 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
     Statistics come from the slowest rank's samples (the rank with the
     largest median), summarised by the shared
     :class:`~accelbench.measure.measurement.Measurement`. ``algbw = bytes /
-    median``; ``busbw = algbw * bus_factor(op, world_size)``.
+    median``; ``busbw = algbw * bus_factor(op, world_size)`` (for ``all_to_allv``
+    the busiest rank's off-rank bytes over ``bytes``: :meth:`CollectiveSpec.bus_factor`).
     """
     n = payload.get("world_size")
     row.update(status=Status(payload["status"]), error=payload.get("error"), world_size=n)
@@ -275,7 +275,7 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
     spec = CollectiveSpec.of(case)
     row.update(
         algbw_gbps=algbw,
-        busbw_gbps=None if algbw is None else algbw * bus_factor(spec.op, int(n or 1)),
+        busbw_gbps=None if algbw is None else algbw * spec.bus_factor(int(n or 1)),
         mismatch_frac=payload["wrong"] / payload["checked"] if payload["checked"] else None,
         rank_skew=max(medians) / min(medians) if min(medians) > 0 else None,
         slowest_rank=slow,

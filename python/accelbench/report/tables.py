@@ -101,7 +101,15 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> Table:
             _rounds_text(row),
             _conv_text(row, conv),
         )
+    table.caption = _int_caption(frame)
     return table
+
+
+def _int_caption(frame: pd.DataFrame) -> str | None:
+    """int8 rows count integer operations: their TFLOP/s column reads TOP/s."""
+    if "dtype" in frame and (frame["dtype"] == "int8").any():
+        return "int8 rows: TOP/s (integer multiply-adds, 2 operations each)"
+    return None
 
 
 def _ci_text(row: dict[Any, Any]) -> str:
@@ -215,6 +223,7 @@ def roofline_table(frame: pd.DataFrame, title: str = "roofline") -> Table | None
             _fmt(row.get("pct_of_peak"), ".1f"), _fmt(row.get("pct_of_best_matmul"), ".1f"),
             flag,
         )
+    table.caption = _int_caption(rows)
     return table
 
 
