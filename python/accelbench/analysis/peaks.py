@@ -301,8 +301,7 @@ def _lanes(kind: str, flags: frozenset[str]) -> tuple[int, int, str] | None:
     half = "bf16" if kind == "fp8" else kind
     fast = (half == "bf16" and "avx512_bf16" in flags) or (
         half == "fp16" and "avx512_fp16" in flags)
-    note = " x2 (bf16 dot-product instructions)" if fast and half == "bf16" else (
-        " x2 (fp16 instructions)" if fast else "")
+    note = f" x2 ({half} dot-product instructions)" if fast else ""
     if kind == "fp8":
         note += "; no fp8 arithmetic: operands widened, the bf16 rate"
     return bits, 2 if fast else 1, note
