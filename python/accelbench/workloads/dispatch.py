@@ -26,7 +26,7 @@ s's buffer that s routed to r (:meth:`Dispatch.expected`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -111,8 +111,12 @@ class Dispatch:
         return busiest / self.send_rows()
 
     def expected(self, rank: int, world_size: int, spread: int,
-                 pattern: Any) -> torch.Tensor:
-        """What ``rank`` receives (int64, flat): each sender's rows for it, in sender order."""
+                 pattern: Callable[[int, torch.Tensor, int], torch.Tensor]) -> torch.Tensor:
+        """What ``rank`` receives (int64, flat): each sender's rows for it, in sender order.
+
+        ``pattern(rank, index, spread)`` is the collectives' input pattern (passed in:
+        the collectives module builds on this one, not the other way round).
+        """
         s, h = self.splits(world_size), self.hidden
         parts = []
         for src in range(world_size):
