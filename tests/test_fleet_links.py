@@ -119,8 +119,11 @@ def _fleet(tmp_path: Path, *extra: str,
     marker = new_marker()
     env = env_with(marker, TESTS_DIR)
     env.update(env_extra)
+    # 10 ms of delay against well under 1 ms per message: a threshold of 100% (twice the
+    # peers' time) keeps the scheduling noise of a loaded test machine from flagging a link
     proc = run_cli(["fleet", "--device", "cpu", "--world-size", "4", "--links-only",
-                    "--link-size", "256KiB", "--link-samples", "7", "--out", "out",
+                    "--link-size", "256KiB", "--link-samples", "7", "--link-threshold", "100",
+                    "--out", "out",
                     "--json", "summary.json", *extra], tmp_path, env, timeout=180)
     assert wait_no_marked(marker) == [], "orphan rank processes"
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -132,12 +135,13 @@ def test_slow_intra_node_link_named_alone(tmp_path: Path) -> None:
     code, summary, out, run = _fleet(tmp_path, env_extra={"ACCELBENCH_LINK_DELAY": "2>1:0.01"})
     assert code == 1, out
     links = summary["links"]
+    frame = pd.read_parquet(run / "links.parquet")
     assert [(f["src"], f["dst"], f["flag"]) for f in links["flagged"]] == [  # type: ignore[index]
-        (2, 1, "slow_link")], links
+        (2, 1, "slow_link")], frame.to_string()
     frame = pd.read_parquet(run / "links.parquet")
     assert len(frame) == 12 and set(frame["kind"]) == {"intra"}  # all ordered pairs of 4
     slow = frame[(frame["src"] == 2) & (frame["dst"] == 1)].iloc[0]
-    assert slow["ratio_ci_low"] > 1.1 and slow["gbps"] < frame["gbps"].median()
+    assert slow["ratio_ci_low"] > 2 and slow["gbps"] < frame["gbps"].median()
     assert "links within" in out and "2>1 (slow_link)" in out
     assert (run / "links.csv").exists()
 
