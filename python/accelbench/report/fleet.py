@@ -129,7 +129,8 @@ def plot_fleet(frame: pd.DataFrame, path: Path, threshold: float) -> Path | None
         ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[len(cases):]:
         ax.set_visible(False)
-    fig.suptitle("throughput per device (95% CI); red: flagged, dashed: threshold")
+    fig.suptitle("throughput per device with the CI of its median; red: flagged, "
+                 "line: world median, dashed: threshold")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
