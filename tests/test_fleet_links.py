@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from accelbench.cli import main
 from accelbench.fleet.linkplan import (
     Collected,
     LinkOptions,
@@ -178,8 +179,12 @@ def test_link_tables_and_fleet_plot_from_rows(tmp_path: Path) -> None:
     assert plot_fleet(results.assign(fleet_ratio=None), tmp_path / "none.png", 0.05) is None
 
 
-def test_bad_link_size_is_a_one_line_error(tmp_path: Path) -> None:
-    proc = run_cli(["fleet", "--device", "cpu", "--links-only", "--link-size", "12XB"],
-                   tmp_path, env_with(new_marker()))
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "not a size" in proc.stderr
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--link-size", "12XB", "not a size"),
+    ("--link-samples", "2", "--link-samples must be at least 3"),
+])
+def test_bad_link_options_are_one_line_errors(capsys: pytest.CaptureFixture[str], flag: str,
+                                              value: str, message: str) -> None:
+    code = main(["fleet", "--device", "cpu", "--world-size", "2", "--links-only", flag, value])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().count("\n") == 0 and message in err, err
