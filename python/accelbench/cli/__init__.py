@@ -172,6 +172,7 @@ def _add_fleet(sub: Any) -> None:
     p = sub.add_parser("fleet", help="run the same cases on every rank of a world at once "
                        "and flag the slow or wrong rank (exit 1)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|... (rank i uses device i)")
+    _add_import(p)
     p.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
     p.add_argument("--kernels", type=_csv, help="comma-separated families")
     p.add_argument("--dtypes", type=_csv, help="comma-separated dtypes")

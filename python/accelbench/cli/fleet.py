@@ -20,8 +20,14 @@ import pandas as pd
 
 from accelbench.cli.run import _create_run, _select, _settings
 from accelbench.devices import Device, resolve_device
+from accelbench.devices.backends import import_backends, imported_backends
 from accelbench.devices.environment import environment
-from accelbench.distributed.world import WorldEnv, default_world_size, joined_world
+from accelbench.distributed.world import (
+    WorldEnv,
+    default_world_size,
+    dist_backend,
+    joined_world,
+)
 from accelbench.errors import UsageError
 from accelbench.fleet.linkplan import LinkOptions
 from accelbench.fleet.world import FleetOptions, failure_ranks, fleet_rows, run_joined, run_local
@@ -39,6 +45,7 @@ __all__ = ["cmd_fleet"]
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
+    import_backends(args.imports)
     device = resolve_device(args.device)
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     if args.links_only:
@@ -83,7 +90,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if not quiet:
         _print(frame, link_frame, summary, failure, f"fleet of {n} ranks on {device.spec}",
                run.path)
-    return 0 if summary["healthy"] else 1
+    return 0 if summary["healthy"] and failure is None else 1
 
 
 def _execute(run: RunDir, env: WorldEnv | None, cases: list[Case], device: Device,
@@ -117,6 +124,9 @@ def _execute(run: RunDir, env: WorldEnv | None, cases: list[Case], device: Devic
 def _link_options(args: argparse.Namespace, device: Device) -> LinkOptions | None:
     if not (args.links or args.links_only):
         return None
+    if dist_backend(device.backend) is None:
+        raise UsageError(f"--links needs a collective library for {device.backend}; "
+                         "torch.distributed knows none")
     if args.link_samples < 3:
         raise UsageError("--link-samples must be at least 3 (a link is judged by a CI)")
     size = args.link_size or ((1 << 20) if device.backend == "cpu" else (64 << 20))
@@ -149,6 +159,7 @@ def _meta(run_id: str, device: str, suite: str, args: argparse.Namespace, n: int
         "command": ["accelbench", *sys.argv[1:]],
         "config": {"device": device, "suite": suite, "kernels": args.kernels,
                    "dtypes": args.dtypes, "world_size": n, "threshold": opts.threshold,
+                   "imports": list(imported_backends()),
                    "links": None if opts.links is None else asdict(opts.links)},
         "settings": settings.as_dict(),
     }

@@ -347,8 +347,10 @@ def default_world_size(device: Device) -> int:
     return int(getattr(torch, device.backend).device_count())
 
 
-def unsupported_world(device: Device, n: int) -> str | None:
-    if dist_backend(device.backend) is None:
+def unsupported_world(device: Device, n: int, control_only: bool = False) -> str | None:
+    """Why a local world of ``n`` ranks cannot run on ``device`` (None: it can).
+    ``control_only``: the world needs no collective library of the device (gloo serves)."""
+    if dist_backend(device.backend) is None and not control_only:
         return f"torch.distributed has no backend for {device.backend}"
     if n < 2:
         return (f"a collective needs at least 2 ranks; {n} {device.backend} device visible "

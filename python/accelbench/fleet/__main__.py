@@ -41,7 +41,7 @@ def main() -> int:
     settings = Settings.from_dict(json.loads(os.environ["ACCELBENCH_SETTINGS"]))
     run_id = os.environ[RUN_ID_ENV]
     ctx = init_rank(env, os.environ["ACCELBENCH_DEVICE"],
-                    float(os.environ["ACCELBENCH_PG_TIMEOUT"]))
+                    float(os.environ["ACCELBENCH_PG_TIMEOUT"]), control_only=True)
     hosts = world_hosts(ctx)  # also the barrier: every rank is in
     if rank != 0:
         follow(ctx, settings, run_id, hosts)

@@ -81,7 +81,8 @@ def run_local(cases: Iterable[Case], device: Device, settings: Settings, run_id:
               links: LinkOptions | None = None) -> str | None:
     """Run ``cases`` (then the links) in a local world of ``world_size`` ranks; the fatal
     error, if any."""
-    reason = unsupported_world(device, world_size) if world_size > 1 else None
+    reason = (unsupported_world(device, world_size, control_only=True) if world_size > 1
+              else None)
     if reason:
         return reason
     world = LocalWorld(world_size, device.spec, settings, module="accelbench.fleet",
@@ -114,7 +115,7 @@ def run_joined(env: WorldEnv, cases: Sequence[Case], device: Device, settings: S
     limit = case_time_limit(settings) + straggler_wait_s(settings)
     if links is not None:
         limit = max(limit, link_time_limit(env.world_size, links))
-    ctx = init_rank(env, device.spec, limit)
+    ctx = init_rank(env, device.spec, limit, control_only=True)
     hosts = world_hosts(ctx)
     if env.rank != 0:
         follow(ctx, settings, run_id, hosts)
