@@ -162,7 +162,8 @@ def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
     for name, justify in (
         ("case", "left"), ("dtype", "left"), ("ranks", "right"), ("size", "right"),
         ("time", "right"), ("±CI", "right"), ("algbw GB/s", "right"), ("busbw GB/s", "right"),
-        ("skew", "right"), ("wrong", "right"), ("status", "left"),
+        ("rank medians min/med/max", "right"), ("skew", "right"), ("wrong", "right"),
+        ("status", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     rows = frame[frame["kernel"] == "collectives"]
@@ -172,11 +173,19 @@ def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
             str(row["case"]), str(row["dtype"]), _fmt(row.get("world_size"), ".0f"),
             fmt_bytes(row.get("bytes")), fmt_time(row.get("median_s")),
             _percent(row.get("rel_ci")), _fmt(row.get("algbw_gbps"), ".3g"),
-            _fmt(row.get("busbw_gbps"), ".3g"), _fmt(row.get("rank_skew"), ".3f"),
-            _percent(row.get("mismatch_frac")),
+            _fmt(row.get("busbw_gbps"), ".3g"), _rank_spread(row),
+            _fmt(row.get("rank_skew"), ".3f"), _percent(row.get("mismatch_frac")),
             f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
         )
     return table
+
+
+def _rank_spread(row: dict[str, Any]) -> str:
+    """The per-rank distribution of a collective: fastest, median and slowest rank's median."""
+    if as_float(row.get("rank_min_s")) is None:
+        return "-"
+    parts = (row.get("rank_min_s"), row.get("rank_median_s"), row.get("median_s"))
+    return "/".join(fmt_time(p) for p in parts)
 
 
 def support_table(matrix: pd.DataFrame, title: str = "support matrix") -> Table:
