@@ -65,23 +65,25 @@ struct Lanes {
 fn add_pair<P: Pair>(l: &mut Lanes, k: usize, pair: (P::A, P::B, u8), tol: Tolerance, scaled: f64) {
     let (_, ov, rv, _) = P::load(pair.0, pair.1);
     let finite = finite_code(u32::from(pair.2));
-    // the sums see zeros for a non-finite pair
+    // A non-finite pair is read as two zeros: it adds nothing to the sums
+    // and its error is 0, so the maxima need no select of their own; the
+    // counts below still test `finite`.
     let (o0, r0) = if finite { (ov, rv) } else { (0.0, 0.0) };
-    let e0 = o0 - r0;
-    l.sums[0][k] += e0 * e0;
+    let e = o0 - r0;
+    l.sums[0][k] += e * e;
     l.sums[1][k] += r0 * r0;
     l.sums[2][k] += o0 * o0;
     l.sums[3][k] += o0 * r0;
     // |out - ref| as bits: a non-negative float64 orders like its bits, and
     // with the sign bit clear a signed maximum orders them too
-    let d_bits = (ov - rv).to_bits() & !(1u64 << 63);
+    let d_bits = e.to_bits() & !(1u64 << 63);
     let d = f64::from_bits(d_bits);
     #[allow(clippy::cast_possible_wrap)] // below 2^63
     let d_signed = d_bits as i64;
-    let ar = rv.abs();
+    let ar = r0.abs();
     let outside = finite & (d > tol.atol + tol.rtol * ar);
     l.outside[k] += u32::from(outside);
-    l.max_abs[k] = l.max_abs[k].max(if finite { d_signed } else { 0 });
+    l.max_abs[k] = l.max_abs[k].max(d_signed);
     let bound = scaled * ar;
     let skip = (d <= bound.min(f64::MAX)) & (bound >= f64::MIN_POSITIVE);
     l.rel_candidates[k] += u32::from(finite & (ar != 0.0) & !skip);
