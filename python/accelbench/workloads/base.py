@@ -120,7 +120,9 @@ class Prepared:
     ``input_independent`` says the output does not depend on the inputs (a
     fill), so the input-sensitivity check is skipped; ``host_timing`` asks
     for the host's view of a launch (synchronised host clock) instead of the
-    device's timer.
+    device's timer. ``columns`` are result columns the family measured while
+    preparing (a compiled case's ``compile_s`` and its agreement with eager),
+    merged into the case's row.
 
     ``extra`` is the older spelling of those fields (a dict with the same
     keys, ``"timing": "host"`` for ``host_timing``); its known keys are moved
@@ -139,6 +141,7 @@ class Prepared:
     tolerance: tuple[float, float] | None = None
     input_independent: bool = False
     host_timing: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         extra = self.extra
