@@ -268,7 +268,7 @@ def consistency_text(result: Consistency, fmt: str) -> str:
 
 def compile_table(pairs: pd.DataFrame, title: str = "eager vs compiled") -> Table | None:
     """The blocks' eager/compiled pairs (:func:`accelbench.analysis.compiled.compile_pairs`)."""
-    if pairs.empty:
+    if pairs.empty or not pairs["compiled_status"].map(lambda s: isinstance(s, str)).any():
         return None
     table = Table(title=title or None, header_style="bold")
     for name in ("case", "dtype", "eager", "compiled", "speed-up", "compile", "break-even calls",
@@ -276,7 +276,9 @@ def compile_table(pairs: pd.DataFrame, title: str = "eager vs compiled") -> Tabl
         table.add_column(name, justify="left" if name in ("case", "dtype", "status")
                          else "right")
     for row in pairs.to_dict("records"):
-        status = str(row.get("compiled_status") or row.get("eager_status") or "-")
+        if not isinstance(row.get("compiled_status"), str):
+            continue  # an eager case without its compiled partner in this run
+        status = str(row["compiled_status"])
         breakeven = as_float(row.get("breakeven_calls"))
         calls = ("never" if row.get("breakeven_calls") == float("inf") else
                  "-" if breakeven is None else f"{breakeven:.3g}")

@@ -121,8 +121,10 @@ class Prepared:
     fill), so the input-sensitivity check is skipped; ``host_timing`` asks
     for the host's view of a launch (synchronised host clock) instead of the
     device's timer. ``columns`` are result columns the family measured while
-    preparing (a compiled case's ``compile_s`` and its agreement with eager),
-    merged into the case's row.
+    preparing (a compiled case's ``compile_s``), merged into the case's row.
+    ``eager_output`` is the result of the same computation run op by op on the
+    same inputs (a compiled case's partner); the checks report the output's
+    distance from it (the ``vs_eager_*`` columns).
 
     ``extra`` is the older spelling of those fields (a dict with the same
     keys, ``"timing": "host"`` for ``host_timing``); its known keys are moved
@@ -142,6 +144,7 @@ class Prepared:
     input_independent: bool = False
     host_timing: bool = False
     columns: dict[str, Any] = field(default_factory=dict)
+    eager_output: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         extra = self.extra
