@@ -1,6 +1,7 @@
 """Eager vs torch.compile on model blocks: speed-up, compile time and break-even, same run.
 
-Run: ``python benchmarks/bench_blocks.py [--device auto] [--tokens 128] [--dtype bf16]``.
+Run: ``python benchmarks/bench_blocks.py [--device auto] [--tokens 128] [--dtype bf16]
+[--blocks rmsnorm,swiglu,...]``.
 
 For one shape of every block of the catalog (``kernels/blocks.toml``, the
 given token count; the first entry of each block that has it), both cases of
@@ -30,12 +31,12 @@ from accelbench.workloads.catalog import catalog_dir, load_family_file
 COMPUTE_BOUND = ("swiglu", "decoder_layer")
 
 
-def pairs(tokens: int, dtype: str) -> list[tuple[Case, Case]]:
-    """(eager, compiled) of the first catalog shape of each block at ``tokens``."""
+def pairs(tokens: int, dtype: str, names: list[str]) -> list[tuple[Case, Case]]:
+    """(eager, compiled) of the first catalog shape of each named block at ``tokens``."""
     cases = [c for c in load_family_file(catalog_dir() / "blocks.toml")
              if c.param("T") == tokens and c.dtype == dtype]
     out = []
-    for block in BLOCKS:
+    for block in names:
         mine = [c for c in cases if c.param("block") == block]
         eager = [c for c in mine if c.param("mode") == "eager"]
         if eager:
@@ -57,10 +58,16 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128, help="token count T (default 128)")
     parser.add_argument("--dtype", default="bf16")
     parser.add_argument("--max-case-time", type=float, default=3.0)
+    parser.add_argument("--blocks", default=",".join(BLOCKS),
+                        help=f"comma-separated blocks (default: all of {', '.join(BLOCKS)})")
     args = parser.parse_args()
+    names = [b.strip() for b in args.blocks.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BLOCKS]
+    if unknown:
+        raise SystemExit(f"unknown block(s) {', '.join(unknown)} (known: {', '.join(BLOCKS)})")
     device = open_device(args.device, args.imports)
     settings = Settings(warmup=0.5, max_case_time=args.max_case_time, target_rel_ci=0.01)
-    chosen = pairs(args.tokens, args.dtype)
+    chosen = pairs(args.tokens, args.dtype, names)
     if not chosen:
         raise SystemExit(f"no block of the catalog has T={args.tokens} in {args.dtype}")
     with private_compile_cache("bench"):
