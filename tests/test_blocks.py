@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from accelbench.kinds import FAILED, Status
 from accelbench.measure.case import measure_case
 from accelbench.measure.core import Settings
 from accelbench.numerics.checks import check_case
+from accelbench.report.tables import compile_table, console
 from accelbench.runner.compile_cache import CACHE_ENV, private_compile_cache
 from accelbench.workloads import blocks
 from accelbench.workloads.base import Case
@@ -177,6 +179,14 @@ def test_compile_pairs_put_eager_and_compiled_side_by_side() -> None:
     assert pd.isna(pairs.loc["c T=8", "speedup"])
     assert pairs.loc["c T=8", "compiled_status"] == "compile_error"
     assert pairs.loc["c T=8", "error"] == "torch.compile failed: X"
+    # the table shows pairs with a compiled case only (an eager-only case has no partner)
+    frame.loc[len(frame)] = {"kernel": "blocks", "case": "d T=8 eager", "dtype": "fp32",
+                             "status": "ok", "median_s": 1e-3}
+    text = io.StringIO()
+    console(file=text).print(compile_table(compile_pairs(frame)))
+    assert "b T=8" in text.getvalue() and "compile_error" in text.getvalue()
+    assert "d T=8" not in text.getvalue() and "2.00" in text.getvalue()
+    assert compile_table(compile_pairs(frame[frame["kernel"] == "matmul"])) is None
 
 
 def test_private_compile_cache_is_fresh_restored_and_removed(monkeypatch:
