@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "Flag",
     "Launcher",
+    "Routing",
     "Status",
     "StopReason",
     "TimingMethod",
@@ -162,3 +163,15 @@ class Launcher(_Text):
     TORCHRUN = "torchrun"
     SLURM = "slurm"
     LOCAL = "local"
+
+
+class Routing(_Text):
+    """How the tokens of an MoE layer are spread over its experts (``moe``, ``all_to_allv``).
+
+    ``balanced``: every expert gets the same number of token slots (within one);
+    ``skewed``: a few hot experts get most of them (Zipf s=1.2 over a seeded
+    order of the experts). See :mod:`accelbench.workloads.routing`.
+    """
+
+    BALANCED = "balanced"
+    SKEWED = "skewed"

@@ -10,9 +10,10 @@ samples of ``samples.parquet`` go to the native comparison
 * the ratio ``median(B) / median(A)`` (above 1: B is slower; with several
   runs, the medians of the pooled samples) and its percentile-bootstrap 95%
   confidence interval. When each side is a single process (one run of one
-  round) its samples are resampled independently. Otherwise the bootstrap has two levels: its groups are
-  the rounds of every run of the side (each round is a separate worker
-  process, so a run of 3 rounds is 3 groups, two such runs 6), or the runs
+  round) its samples are resampled independently. Otherwise the bootstrap
+  has two levels: its groups are the rounds of every run of the side
+  (each round is a separate worker process, so a run of 3 rounds is 3
+  groups, two such runs 6), or the runs
   themselves when they have one round each. Each replicate draws the
   side's groups with replacement, then samples with replacement within
   each drawn group (Davison & Hinkley, 1997, §3.8; Kalibera & Jones, 2013),

@@ -70,7 +70,7 @@ def _select(
 def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Settings:
     values: dict[str, Any] = dict(suite_settings)
     for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples", "case_timeout",
-                "cache", "graph", "sustain", "rounds"):
+                "cache", "graph", "sustain", "rounds", "check_repeats"):
         flag = getattr(args, key, None)
         if flag is not None:
             values[key] = flag

@@ -68,6 +68,8 @@ class Settings:
     deterministic_algorithms: bool = False  # torch.use_deterministic_algorithms(True)
     #: rounds per case, each in a fresh worker and a shuffled case order (the CLI suites: 3)
     rounds: int = 1
+    #: collectives: data checks after timing, each on fresh inputs (nccl-tests' -c)
+    check_repeats: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.cache, CacheState):

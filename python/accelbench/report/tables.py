@@ -103,7 +103,15 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> Table:
             _rounds_text(row),
             _conv_text(row, conv),
         )
+    table.caption = _int_caption(frame)
     return table
+
+
+def _int_caption(frame: pd.DataFrame) -> str | None:
+    """int8 rows count integer operations: their TFLOP/s column reads TOP/s."""
+    if "dtype" in frame and (frame["dtype"] == "int8").any():
+        return "int8 rows: TOP/s (integer multiply-adds, 2 operations each)"
+    return None
 
 
 def _ci_text(row: dict[Any, Any]) -> str:
@@ -156,7 +164,8 @@ def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
     for name, justify in (
         ("case", "left"), ("dtype", "left"), ("ranks", "right"), ("size", "right"),
         ("time", "right"), ("±CI", "right"), ("algbw GB/s", "right"), ("busbw GB/s", "right"),
-        ("skew", "right"), ("wrong", "right"), ("status", "left"),
+        ("rank medians min/med/max", "right"), ("skew", "right"), ("wrong", "right"),
+        ("status", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     rows = frame[frame["kernel"] == "collectives"]
@@ -166,11 +175,19 @@ def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
             str(row["case"]), str(row["dtype"]), _fmt(row.get("world_size"), ".0f"),
             fmt_bytes(row.get("bytes")), fmt_time(row.get("median_s")),
             _percent(row.get("rel_ci")), _fmt(row.get("algbw_gbps"), ".3g"),
-            _fmt(row.get("busbw_gbps"), ".3g"), _fmt(row.get("rank_skew"), ".3f"),
-            _percent(row.get("mismatch_frac")),
+            _fmt(row.get("busbw_gbps"), ".3g"), _rank_spread(row),
+            _fmt(row.get("rank_skew"), ".3f"), _percent(row.get("mismatch_frac")),
             f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
         )
     return table
+
+
+def _rank_spread(row: dict[str, Any]) -> str:
+    """The per-rank distribution of a collective: fastest, median and slowest rank's median."""
+    if as_float(row.get("rank_min_s")) is None:
+        return "-"
+    parts = (row.get("rank_min_s"), row.get("rank_median_s"), row.get("median_s"))
+    return "/".join(fmt_time(p) for p in parts)
 
 
 def support_table(matrix: pd.DataFrame, title: str = "support matrix") -> Table:
@@ -217,6 +234,7 @@ def roofline_table(frame: pd.DataFrame, title: str = "roofline") -> Table | None
             _fmt(row.get("pct_of_peak"), ".1f"), _fmt(row.get("pct_of_best_matmul"), ".1f"),
             flag,
         )
+    table.caption = _int_caption(rows)
     return table
 
 

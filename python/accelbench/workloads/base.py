@@ -20,6 +20,8 @@ from accelbench.errors import CatalogError
 
 __all__ = [
     "DTYPES",
+    "FLOAT_DTYPES",
+    "QUANT_DTYPES",
     "Case",
     "Family",
     "Prepared",
@@ -35,12 +37,21 @@ DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
+    "fp8_e4m3": torch.float8_e4m3fn,
+    "fp8_e5m2": torch.float8_e5m2,
+    "int8": torch.int8,
 }
+#: The floating-point types every float family takes (the default of :func:`dtypes_of`).
+FLOAT_DTYPES: tuple[str, ...] = ("fp64", "fp32", "bf16", "fp16")
+#: The quantized input types (``quantized`` family): fp8 through scaled matmuls, int8.
+QUANT_DTYPES: tuple[str, ...] = ("fp8_e4m3", "fp8_e5m2", "int8")
 _ALIASES = {
     "float64": "fp64", "double": "fp64",
     "float32": "fp32", "float": "fp32",
     "bfloat16": "bf16",
     "float16": "fp16", "half": "fp16",
+    "float8_e4m3fn": "fp8_e4m3", "e4m3": "fp8_e4m3",
+    "float8_e5m2": "fp8_e5m2", "e5m2": "fp8_e5m2",
 }
 
 
@@ -216,11 +227,19 @@ def sweep(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
-def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str) -> list[str]:
+def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str,
+              allowed: Iterable[str] = FLOAT_DTYPES) -> list[str]:
+    """The entry's ``dtypes`` (canonical names), each one the family takes (``allowed``)."""
     raw = entry.get("dtypes", list(default))
     if not isinstance(raw, list) or not raw:
         raise CatalogError(f"{where}: field 'dtypes' must be a non-empty list")
     try:
-        return [canonical_dtype(str(d)) for d in raw]
+        names = [canonical_dtype(str(d)) for d in raw]
     except ValueError as exc:
         raise CatalogError(f"{where}: field 'dtypes': {exc}") from None
+    permitted = tuple(allowed)
+    for name in names:
+        if name not in permitted:
+            raise CatalogError(f"{where}: field 'dtypes': {name!r} is not a dtype of this "
+                               f"family (choose from {', '.join(permitted)})")
+    return names
