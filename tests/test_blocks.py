@@ -161,10 +161,10 @@ def test_compile_reason_names_the_innermost_cause() -> None:
 def test_compile_pairs_put_eager_and_compiled_side_by_side() -> None:
     frame = pd.DataFrame([
         {"kernel": "blocks", "case": "b T=8 eager", "dtype": "fp32", "status": "ok",
-         "median_s": 2e-3},
+         "median_s": 2e-3, "max_abs_err": 4e-7},
         {"kernel": "blocks", "case": "b T=8 compiled", "dtype": "fp32", "status": "ok",
          "median_s": 1e-3, "compile_s": 3.0, "vs_eager_max_rel_err": 1e-7,
-         "vs_eager_ulp_max": 2.0},
+         "vs_eager_ulp_max": 2.0, "max_abs_err": 2e-7},
         {"kernel": "blocks", "case": "c T=8 eager", "dtype": "fp32", "status": "ok",
          "median_s": 2e-3},
         {"kernel": "blocks", "case": "c T=8 compiled", "dtype": "fp32",
@@ -176,6 +176,8 @@ def test_compile_pairs_put_eager_and_compiled_side_by_side() -> None:
     assert list(pairs.index) == ["b T=8", "c T=8"]
     assert pairs.loc["b T=8", "speedup"] == pytest.approx(2.0)
     assert pairs.loc["b T=8", "breakeven_calls"] == pytest.approx(3000.0)
+    assert pairs.loc["b T=8", "eager_max_abs_err"] == 4e-7
+    assert pairs.loc["b T=8", "compiled_max_abs_err"] == 2e-7
     assert pd.isna(pairs.loc["c T=8", "speedup"])
     assert pairs.loc["c T=8", "compiled_status"] == "compile_error"
     assert pairs.loc["c T=8", "error"] == "torch.compile failed: X"

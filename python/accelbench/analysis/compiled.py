@@ -3,7 +3,9 @@
 A block's two cases (``... eager`` and ``... compiled``, same inputs) are
 one row here: both medians, the speed-up of the compiled function
 (eager median / compiled median), its compile time, the calls after which the
-compile has paid for itself, and the compiled result's distance from eager.
+compile has paid for itself, the distance of each from the float64 reference
+(``max_abs_err``: is the compiled block less accurate than eager?) and the
+compiled result's distance from eager.
 Reads tables only (no torch).
 """
 
@@ -20,7 +22,8 @@ __all__ = ["PAIR_COLUMNS", "compile_pairs"]
 
 #: Columns of :func:`compile_pairs`.
 PAIR_COLUMNS = ("case", "dtype", "eager_s", "compiled_s", "speedup", "compile_s",
-                "breakeven_calls", "vs_eager_max_rel_err", "vs_eager_ulp_max",
+                "breakeven_calls", "eager_max_abs_err", "compiled_max_abs_err",
+                "vs_eager_max_abs_err", "vs_eager_max_rel_err", "vs_eager_ulp_max",
                 "eager_status", "compiled_status", "error")
 
 _MODES = ("eager", "compiled")
@@ -54,8 +57,10 @@ def compile_pairs(frame: pd.DataFrame) -> pd.DataFrame:
         ok = rec["status"] == Status.OK
         pair[f"{mode}_status"] = rec["status"]
         pair[f"{mode}_s"] = as_float(rec.get("median_s")) if ok else None
+        pair[f"{mode}_max_abs_err"] = as_float(rec.get("max_abs_err"))
         if mode == "compiled":
             pair["compile_s"] = as_float(rec.get("compile_s"))
+            pair["vs_eager_max_abs_err"] = as_float(rec.get("vs_eager_max_abs_err"))
             pair["vs_eager_max_rel_err"] = as_float(rec.get("vs_eager_max_rel_err"))
             pair["vs_eager_ulp_max"] = as_float(rec.get("vs_eager_ulp_max"))
             pair["error"] = None if ok else rec.get("error")

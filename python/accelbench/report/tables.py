@@ -290,7 +290,7 @@ def compile_table(pairs: pd.DataFrame, title: str = "eager vs compiled") -> Tabl
         return None
     table = Table(title=title or None, header_style="bold")
     for name in ("case", "dtype", "eager", "compiled", "speed-up", "compile", "break-even calls",
-                 "vs eager rel", "vs eager ULP", "status"):
+                 "f64 err eager", "f64 err compiled", "vs eager abs", "vs eager ULP", "status"):
         table.add_column(name, justify="left" if name in ("case", "dtype", "status")
                          else "right")
     for row in pairs.to_dict("records"):
@@ -303,8 +303,9 @@ def compile_table(pairs: pd.DataFrame, title: str = "eager vs compiled") -> Tabl
         table.add_row(
             str(row["case"]), str(row["dtype"]), fmt_time(row.get("eager_s")),
             fmt_time(row.get("compiled_s")), _fmt(row.get("speedup"), ".2f"),
-            fmt_time(row.get("compile_s")), calls, _fmt(row.get("vs_eager_max_rel_err"), ".2g"),
-            _fmt(row.get("vs_eager_ulp_max"), ".0f"),
+            fmt_time(row.get("compile_s")), calls, _fmt(row.get("eager_max_abs_err"), ".2g"),
+            _fmt(row.get("compiled_max_abs_err"), ".2g"),
+            _fmt(row.get("vs_eager_max_abs_err"), ".2g"), _fmt(row.get("vs_eager_ulp_max"), ".0f"),
             f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
         )
     return table
