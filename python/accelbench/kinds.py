@@ -52,11 +52,13 @@ class Status(_Text):
     CRASH = "crash"
     TIMEOUT = "timeout"
     MISMATCH = "mismatch"
+    #: torch.compile failed on the case's function (the error says why)
+    COMPILE_ERROR = "compile_error"
 
 
 #: Statuses that make ``accelbench run`` exit 1.
 FAILED: frozenset[Status] = frozenset(
-    {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH})
+    {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH, Status.COMPILE_ERROR})
 
 
 class Event(_Text):

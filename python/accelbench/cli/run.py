@@ -15,6 +15,7 @@ import torch
 from rich.console import Console
 
 from accelbench import _core
+from accelbench.analysis.compiled import compile_pairs
 from accelbench.analysis.peaks import Peak, peak_for
 from accelbench.analysis.roofline import annotate, peak_sources
 from accelbench.analysis.support import support_matrix
@@ -29,6 +30,7 @@ from accelbench.kinds import FAILED
 from accelbench.measure.core import Settings
 from accelbench.report.tables import (
     collectives_table,
+    compile_table,
     console,
     fmt_time,
     print_errors,
@@ -227,6 +229,9 @@ def _report(frame: pd.DataFrame, plan: _Plan, err: Console) -> None:
     out.print(support_table(support_matrix(frame)))
     if (frame["kernel"] == "collectives").any():
         out.print(collectives_table(frame, f"collectives on {name}"))
+    compiled = compile_table(compile_pairs(frame), f"eager vs compiled on {name}")
+    if compiled is not None:
+        out.print(compiled)
     roof = roofline_table(frame, f"roofline on {name}")
     if roof is not None:
         out.print(roof)

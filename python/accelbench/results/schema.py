@@ -58,7 +58,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("params", "string", "shape and options as text (M=4096 N=4096 K=4096)"),
     Column("dtype", "string", "element type (fp32, bf16, ...)"),
     Column("model", "string", "model the shape comes from, if any"),
-    Column("status", "string", "ok, unsupported, error, crash, timeout or mismatch"),
+    Column("status", "string",
+           "ok, unsupported, error, crash, timeout, mismatch or compile_error"),
     Column("n_samples", "Int64", "number of raw samples"),
     Column("iters_per_sample", "Int64", "kernel launches per sample (calibrated batch size)"),
     Column("converged", "boolean", "CI of the median reached the target"),
@@ -137,6 +138,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("pct_of_peak", "float64", "percent of peak: max of TFLOP/s and GB/s utilisation"),
     Column("pct_of_best_matmul", "float64", "percent of the best matmul TFLOP/s of the run"),
     Column("suspect", "boolean", "a check, or a result above peak, says it may not be real"),
+    Column("compile_s", "float64",
+           "compiled cases: seconds to the first compiled result (cold cache), not in samples"),
+    Column("vs_eager_max_abs_err", "float64", "compiled cases: max |compiled - eager|"),
+    Column("vs_eager_max_rel_err", "float64", "compiled cases: max |compiled - eager| / |eager|"),
+    Column("vs_eager_ulp_max", "float64", "compiled cases: largest ULP distance to eager"),
+    Column("vs_eager_bitwise", "boolean", "compiled cases: bitwise equal to the eager result"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

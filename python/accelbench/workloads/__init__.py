@@ -11,6 +11,7 @@ from pathlib import Path
 from accelbench.errors import CatalogError
 from accelbench.workloads import (
     attention,
+    blocks,
     collectives,
     launch,
     matmul,
@@ -32,6 +33,7 @@ FAMILIES: dict[str, Family] = {
     launch.FAMILY.name: launch.FAMILY,
     moe.FAMILY.name: moe.FAMILY,
     quantized.FAMILY.name: quantized.FAMILY,
+    blocks.FAMILY.name: blocks.FAMILY,
 }
 
 

@@ -131,7 +131,11 @@ class Prepared:
     ``input_independent`` says the output does not depend on the inputs (a
     fill), so the input-sensitivity check is skipped; ``host_timing`` asks
     for the host's view of a launch (synchronised host clock) instead of the
-    device's timer.
+    device's timer. ``columns`` are result columns the family measured while
+    preparing (a compiled case's ``compile_s``), merged into the case's row.
+    ``eager_output`` is the result of the same computation run op by op on the
+    same inputs (a compiled case's partner); the checks report the output's
+    distance from it (the ``vs_eager_*`` columns).
 
     ``extra`` is the older spelling of those fields (a dict with the same
     keys, ``"timing": "host"`` for ``host_timing``); its known keys are moved
@@ -150,6 +154,8 @@ class Prepared:
     tolerance: tuple[float, float] | None = None
     input_independent: bool = False
     host_timing: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)
+    eager_output: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         extra = self.extra
