@@ -211,3 +211,14 @@ def test_every_family_row_carries_the_new_columns(kernel: str, params: Any) -> N
     for column in NEW_COLUMNS:
         assert row[column] is not None, column
     assert row["cosine"] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"ulp_threshold": 3}, "power of two up to 2\\^20, got 3"),
+    ({"small_threshold": -1.0}, "small-value thresholds must be finite"),
+    ({"small_atol": float("nan")}, "small-value thresholds must be finite"),
+])
+def test_bad_thresholds_are_input_errors(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(_core.InputError, match=message):
+        _core.compare_to_reference(np.zeros(3), np.zeros(3), dtype="fp64", rtol=0.0, atol=0.0,
+                                   **kwargs)
