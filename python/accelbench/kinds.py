@@ -16,9 +16,11 @@ __all__ = [
     "Agreement",
     "CIMethod",
     "CacheState",
+    "Defect",
     "Event",
     "Flag",
     "Launcher",
+    "OpVerdict",
     "Status",
     "StopReason",
     "TimingMethod",
@@ -56,6 +58,18 @@ class Status(_Text):
 #: Statuses that make ``accelbench run`` exit 1.
 FAILED: frozenset[Status] = frozenset(
     {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH})
+
+
+class Defect(_Text):
+    """Kinds of defect an operator sweep lists (``accelbench ops``: ``defects.json``)."""
+
+    CRASH = "crash"  # the worker died in the operator (signal or exit)
+    HANG = "hang"  # no answer within --op-timeout; the worker was killed
+    MISMATCH = "mismatch"  # outside the dtype tolerance of the float64 reference
+    NAN_INF = "nan_inf"  # NaN or Inf where the reference has a number, or the reverse
+    NONDETERMINISTIC = "nondeterministic"  # a rerun on the same inputs differs bitwise
+    COMPILE_FAILURE = "compile_failure"  # eager works, torch.compile raises
+    COMPILE_MISMATCH = "compile_mismatch"  # compiled output outside tolerance of eager
 
 
 class Event(_Text):
@@ -118,6 +132,8 @@ class Flag(_Text):
     ABOVE_PEAK = "above_peak"
     NO_OUTPUT = "no_output"
     NO_REFERENCE = "no_reference"
+    #: the output changes with the random seed (dropout, sampling): no reference applies
+    RANDOM = "random"
 
 
 #: Flags that make a result suspect (the others are informational).
@@ -160,3 +176,14 @@ class Launcher(_Text):
     TORCHRUN = "torchrun"
     SLURM = "slurm"
     LOCAL = "local"
+
+
+class OpVerdict(_Text):
+    """Two-sided verdict of one (operator, dtype) against a baseline device (``ops --baseline``)."""
+
+    AGREES = "agrees"  # within tolerance of the float64 reference
+    SHARED = "shared_error"  # outside it, but the baseline device errs about as much
+    WORSE = "worse"  # outside it, and clearly worse than the baseline device
+    MISSING = "missing"  # not supported here, supported on the baseline device
+    FAILS = "fails"  # error, crash or timeout here
+    NOT_COMPARED = "not_compared"  # unsupported on both, or absent from the baseline

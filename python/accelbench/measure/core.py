@@ -32,6 +32,7 @@ __all__ = [
     "failure",
     "failure_row",
     "is_oom",
+    "is_unsupported",
     "throughput",
 ]
 
@@ -140,6 +141,14 @@ def is_oom(exc: BaseException) -> bool:
     )
 
 
+def is_unsupported(exc: BaseException) -> bool:
+    """The backend has no kernel for this (operator, dtype): ``NotImplementedError``,
+    :class:`~accelbench.errors.UnsupportedError`, or PyTorch's dispatch message
+    ``"... not implemented for 'BFloat16'"``."""
+    return isinstance(exc, NotImplementedError | UnsupportedError) or (
+        "not implemented for" in str(exc))
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else ""
 
@@ -148,7 +157,7 @@ def failure(row: Row, exc: BaseException) -> Outcome:
     """``row`` marked with the case's fault: unsupported, out of memory, or an error and where."""
     if isinstance(exc, UnsupportedError):
         row.update(status=Status.UNSUPPORTED, error=str(exc))
-    elif isinstance(exc, NotImplementedError):  # the backend has no kernel: its reason
+    elif is_unsupported(exc):  # the backend has no kernel: its reason
         row.update(status=Status.UNSUPPORTED, error=_first_line(exc) or "not implemented")
     elif is_oom(exc):
         row.update(status=Status.ERROR, error=f"out of memory: {_first_line(exc)}")
