@@ -142,8 +142,10 @@ def judge(frame: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
         ratio = None if b is None else _ratio(err, b.get("max_abs_err"))
         statuses.append(base_status)
         ratios.append(ratio)
-        verdicts.append(OpVerdict.NOT_COMPARED.value if b is None
-                        else _verdict(str(status), base_status, ratio).value)
+        verdict = _verdict(str(status), base_status, ratio)
+        if b is None and verdict != OpVerdict.AGREES:
+            verdict = OpVerdict.NOT_COMPARED
+        verdicts.append(verdict.value)
     out = frame.copy()
     out["baseline_status"] = pd.Series(statuses, index=frame.index, dtype="string")
     out["error_ratio"] = pd.Series(ratios, index=frame.index, dtype="float64")
