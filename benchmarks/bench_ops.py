@@ -49,6 +49,8 @@ def bare_loop(dtype: torch.dtype, globs: list[str] | None) -> tuple[float, int, 
         if globs and not any(fnmatch.fnmatchcase(name, g) for g in globs):
             continue
         info = ops[name]
+        if dtype not in info.supported_dtypes("cpu") | info.supported_dtypes("cuda"):
+            continue  # the sweep's cases: dtypes OpInfo declares for the CPU or CUDA
         try:
             samples = list(info.sample_inputs("cpu", dtype))
         except Exception:

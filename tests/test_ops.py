@@ -122,6 +122,7 @@ def test_consistency_between_two_sweeps_names_the_wrong_operators(clean, injecte
     assert ("mul", "fp32") not in table  # not in the first sweep
 
 
+@pytest.mark.slow
 def test_resume_runs_only_what_the_killed_sweep_had_not_finished(clean, tmp_path) -> None:
     run = tmp_path / "run"
     shutil.copytree(clean[1], run)
@@ -173,3 +174,13 @@ def test_reproduction_is_python_that_names_the_sample() -> None:
     code = reproduction("nn.functional.gelu", "bf16", 3, "cuda", Defect.MISMATCH)
     compile(code, "<repro>", "exec")
     assert "torch.bfloat16))[3]" in code and "'cuda'" in code
+
+
+def test_publish_writes_the_operator_matrix_beside_the_device_results(clean, cli, tmp_path
+                                                                        ) -> None:
+    proc = cli("publish", str(clean[1]), "--results", str(tmp_path / "results"))
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = (tmp_path / "results").iterdir()
+    text = (folder / "ops.md").read_text()
+    assert "| `add` | ok | ok |" in text and "supported 3 of 3" in text
+    assert not (folder / "README.md").exists()  # the kernel results are left as they are

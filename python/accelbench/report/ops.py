@@ -62,14 +62,17 @@ def defect_lines(defects: Sequence[Mapping[str, Any]], limit: int = 20) -> list[
     return lines
 
 
-def ops_markdown(frame: pd.DataFrame, summary: OpsSummary) -> str:
-    """``results/<device>/ops.md``: the summary and the operator x dtype matrix."""
+def ops_markdown(frame: pd.DataFrame, summary: OpsSummary, source: str = "",
+                 defects: Sequence[Mapping[str, Any]] = ()) -> str:
+    """``results/<device>/ops.md``: the summary, the operator x dtype matrix, the defects."""
     rows = frame[frame["kernel"] == "ops"]
     dtypes = list(dict.fromkeys(rows["dtype"].astype(str)))
     out = ["# Operator sweep", "",
            "PyTorch OpInfo operators run on this device, every sample input compared with the "
            "float64 result on the CPU (`accelbench ops`). Cells: ok, ≠ (outside the dtype "
            "tolerance), — (not implemented), error, crash, hang; * = nondeterministic.", ""]
+    if source:
+        out += [source, ""]
     out += [f"- {line.strip()}" for line in summary_lines(summary)[1:]]
     out += ["", "| operator | " + " | ".join(dtypes) + " |",
             "|---|" + "---|" * len(dtypes)]
@@ -81,4 +84,8 @@ def ops_markdown(frame: pd.DataFrame, summary: OpsSummary) -> str:
         cells[(str(rec["case"]), str(rec["dtype"]))] = cell
     for op in sorted(dict.fromkeys(rows["case"].astype(str))):
         out.append(f"| `{op}` | " + " | ".join(cells.get((op, d), "") for d in dtypes) + " |")
+    if defects:
+        out += ["", "## Defects", "", "Reproductions: `defects.json` of the run.", "", "```"]
+        out += [line.strip() for line in defect_lines(defects, limit=100)]
+        out.append("```")
     return "\n".join(out) + "\n"

@@ -251,6 +251,11 @@ def _publish_ops(run: Path, meta: Mapping[str, Any], frame: pd.DataFrame, folder
         defects = []
     baseline = (meta.get("config") or {}).get("baseline")
     summary = summarize(frame, defects, baseline=Path(baseline).name if baseline else None)
-    atomic.write_text(folder / "ops.md", ops_markdown(frame, summary))
+    config = meta.get("config") or {}
+    torch_version = ((meta.get("environment") or {}).get("software") or {}).get("torch", "?")
+    source = (f"Run `{meta.get('run_id', run.name)}`: operator set `{config.get('set')}`"
+              + (f", operators `{','.join(config['ops'])}`" if config.get("ops") else "")
+              + f", dtypes {','.join(config.get('dtypes') or [])}, torch {torch_version}.")
+    atomic.write_text(folder / "ops.md", ops_markdown(frame, summary, source, defects))
     atomic.write_frame(folder / "ops.csv", frame)
     return folder
