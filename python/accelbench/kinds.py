@@ -134,6 +134,8 @@ class Flag(_Text):
     NO_REFERENCE = "no_reference"
     #: the output changes with the random seed (dropout, sampling): no reference applies
     RANDOM = "random"
+    #: the output is uninitialised memory by contract (``empty``): only its shape is checked
+    UNDEFINED_OUTPUT = "undefined_output"
 
 
 #: Flags that make a result suspect (the others are informational).

@@ -12,7 +12,8 @@ No torch: works on the results table of a run. Definitions:
   tolerance; with a baseline run, the share whose two-sided verdict is
   ``agrees`` or ``shared_error`` (see :func:`judge`).
 * **determinism rate**: the share of supported (operator, dtype) whose
-  outputs were bitwise equal when run twice on the same inputs.
+  outputs were bitwise equal when run twice on the same inputs (operators whose
+  output is uninitialised memory, ``empty``, are left out).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class DtypeFigures:
     supported: int
     consistent: int
     deterministic: int
+    determinism_checked: int  # supported rows whose determinism is known (not ``empty``)
     cuda_declared: int
     cuda_declared_supported: int
     baseline_supported: int | None = None
@@ -77,6 +79,7 @@ def _figures(dtype: str, rows: pd.DataFrame, judged: bool) -> DtypeFigures:
     cuda = rows["declared_cuda"].fillna(False).astype(bool) if "declared_cuda" in rows \
         else pd.Series(False, index=rows.index)
     det = rows["deterministic"].fillna(False).astype(bool)
+    checked = rows["deterministic"].notna()
     base = None
     if judged:
         base = int(rows["baseline_status"].isin(_SUPPORTED).sum())
@@ -84,7 +87,8 @@ def _figures(dtype: str, rows: pd.DataFrame, judged: bool) -> DtypeFigures:
         dtype=dtype, operators=len(rows),
         counts={s: int((status == s).sum()) for s in Status.values()},
         supported=int(supported.sum()), consistent=int((supported & good).sum()),
-        deterministic=int((supported & det).sum()), cuda_declared=int(cuda.sum()),
+        deterministic=int((supported & det).sum()),
+        determinism_checked=int((supported & checked).sum()), cuda_declared=int(cuda.sum()),
         cuda_declared_supported=int((cuda & supported).sum()), baseline_supported=base)
 
 

@@ -46,9 +46,11 @@ def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def compile_columns(case: Case, fn: Callable[..., Any], runs: list[SampleRun], device: Device,
-                    limit: int) -> tuple[dict[str, Any], list[list[torch.Tensor]],
-                                         list[dict[str, Any]]]:
-    """Columns, outputs (compiled where it ran, eager elsewhere) and defects of the compiled op."""
+                    limit: int, kept: Callable[[list[torch.Tensor]], list[torch.Tensor]]
+                    ) -> tuple[dict[str, Any], list[list[torch.Tensor]], list[dict[str, Any]]]:
+    """Columns, outputs (compiled where it ran, eager elsewhere) and defects of the compiled op.
+
+    ``kept`` selects the outputs that are compared (as for eager)."""
     outputs = [r.outputs for r in runs]
     vs_eager: dict[str, Any] = {}
     vs_ref: dict[str, Any] = {}
@@ -57,7 +59,7 @@ def compile_columns(case: Case, fn: Callable[..., Any], runs: list[SampleRun], d
     compiled = _compiled(fn)
     for k, run in enumerate(runs[:limit]):
         try:
-            outs = leaves(call(compiled, moved(run.sample, device.torch_device), device))
+            outs = kept(leaves(call(compiled, moved(run.sample, device.torch_device), device)))
         except Exception as exc:
             text = f"sample {run.index}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}" \
                 if str(exc) else f"sample {run.index}: {type(exc).__name__}"

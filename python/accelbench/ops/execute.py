@@ -14,9 +14,13 @@ bit-identical inputs):
    (:mod:`accelbench.numerics.checks`, the native ``compare_to_reference``
    with the dtype tolerance), so the row has the same agreement columns as
    any case; integer and boolean outputs must be equal;
-4. for the first sample only, a third run with another seed tells random
-   operators (dropout, multinomial) apart: their outputs cannot match a
-   reference, so they get the flag ``random`` and no agreement figures.
+4. for the first sample, and for any sample outside tolerance, runs with other
+   seeds tell random operators (dropout, bernoulli) apart: their outputs
+   cannot match a reference, so they get the flag ``random`` and no agreement
+   figures or fingerprint. Decompositions whose vectors are unique only up to
+   sign (``linalg.svd``, ``linalg.eigh``) are compared on their values
+   (:data:`UNIQUE_OUTPUTS`); ``empty`` and friends only on running
+   (:data:`UNDEFINED_OUTPUT`).
 
 The row is the worst over samples and outputs (maximum errors, the smallest
 cosine). Status: ``error`` when a sample raised (other than "not
@@ -59,7 +63,18 @@ from accelbench.ops.repro import defect_record
 from accelbench.ops.timing import time_sample
 from accelbench.workloads.base import DTYPES, Case, torch_dtype
 
-__all__ = ["OpOptions", "Tally", "run_op"]
+__all__ = ["UNDEFINED_OUTPUT", "UNIQUE_OUTPUTS", "OpOptions", "Tally", "run_op"]
+
+#: Decompositions whose vectors are unique only up to sign (or phase): only the outputs at
+#: these positions (eigenvalues, singular values) are compared and fingerprinted.
+UNIQUE_OUTPUTS: dict[str, tuple[int, ...]] = {
+    "linalg.eig": (0,), "linalg.eigh": (0,), "linalg.svd": (1,), "svd": (1,),
+}
+
+#: Operators whose output is uninitialised memory by contract: values are neither compared
+#: nor required to repeat (flag ``undefined_output``).
+UNDEFINED_OUTPUT = frozenset({"empty", "empty_like", "empty_permuted", "empty_strided",
+                              "new_empty", "new_empty_strided"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,13 @@ class Tally:
     nondeterministic: list[int] = field(default_factory=list)
     no_reference: int = 0
     random: bool = False
+    undefined: bool = False  # an operator of UNDEFINED_OUTPUT
+    unique: tuple[int, ...] | None = None  # UNIQUE_OUTPUTS of the operator
+
+    def kept(self, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The outputs that are compared and fingerprinted."""
+        return outputs if self.unique is None else [outputs[i] for i in self.unique
+                                                    if i < len(outputs)]
 
 
 def _classify(exc: BaseException) -> str:
@@ -100,11 +122,18 @@ def _run_sample(fn: Callable[..., Any], info: Any, dtype: torch.dtype, index: in
                 device: Device, tally: Tally) -> None:
     """Steps 1-4 of the module docstring for one sample; the findings go into ``tally``."""
     here = device.torch_device
+    if tally.undefined:
+        try:
+            tally.runs.append(SampleRun(index, sample, leaves(call(fn, moved(sample, here),
+                                                                   device)), None))
+        except Exception as exc:
+            (tally.unsupported if is_unsupported(exc) else tally.errors).append(
+                (index, _classify(exc)))
+        return
     try:
         outs = leaves(call(fn, moved(sample, here), device))
         again = leaves(call(fn, moved(sample, here), device))
-        other = leaves(call(fn, moved(sample, here), device, seed=SEED + 1)) \
-            if not tally.runs else None
+        other = not tally.runs and _follows_seed(fn, sample, here, device, tally, outs, 1)
     except Exception as exc:
         (tally.unsupported if is_unsupported(exc) else tally.errors).append(
             (index, _classify(exc)))
@@ -112,8 +141,8 @@ def _run_sample(fn: Callable[..., Any], info: Any, dtype: torch.dtype, index: in
     repeats = same_bits(outs, again)
     if not repeats:
         tally.nondeterministic.append(index)
-    if other is not None:  # the first sample that runs: does the output follow the seed?
-        tally.random = repeats and not same_bits(outs, other)
+    if other or (not tally.runs and opinfo.reseeds_itself(info)):  # a random operator
+        tally.random = repeats
     refs: list[torch.Tensor] | None = None
     if not tally.random:
         try:
@@ -121,11 +150,12 @@ def _run_sample(fn: Callable[..., Any], info: Any, dtype: torch.dtype, index: in
             refs = leaves(call(info.op, moved(sample, cpu, torch.float64, dtype), device))
         except Exception:
             tally.no_reference += 1
+    outs = tally.kept(outs)
+    refs = None if refs is None else tally.kept(refs)
     tally.runs.append(SampleRun(index, sample, outs, refs))
     if refs is not None:
         columns, why, nan_inf = compare_outputs(outs, refs, longest_dim(sample))
-        if why and repeats and not same_bits(
-                outs, leaves(call(fn, moved(sample, here), device, seed=SEED + 1))):
+        if why and repeats and _follows_seed(fn, sample, here, device, tally, outs, 3):
             tally.random = True  # the output follows the seed: no reference applies
             tally.runs[-1].reference = None
             return
@@ -133,6 +163,17 @@ def _run_sample(fn: Callable[..., Any], info: Any, dtype: torch.dtype, index: in
             merge_columns(tally.columns, c)
         if why:
             tally.mismatches.append((index, why, nan_inf))
+
+
+def _follows_seed(fn: Callable[..., Any], sample: Any, here: torch.device, device: Device,
+                  tally: Tally, outs: list[torch.Tensor], tries: int) -> bool:
+    """Does another seed change the output (a random operator)? A mismatch asks with three
+    seeds, since a few random draws (bernoulli of 3 elements) can repeat by chance."""
+    for seed in range(SEED + 1, SEED + 1 + tries):
+        if not same_bits(tally.kept(outs), tally.kept(leaves(call(fn, moved(sample, here),
+                                                                   device, seed=seed)))):
+            return True
+    return False
 
 
 def _status(tally: Tally) -> tuple[Status, str | None]:
@@ -155,13 +196,13 @@ def _fingerprint(case: Case, tally: Tally, outputs: list[list[torch.Tensor]]
                  ) -> tuple[dict[str, Any] | None, str | None]:
     """One fingerprint of the outputs of every sample, concatenated (in the swept dtype
     when every output has it, else as float64)."""
-    leaves = [real(t).reshape(-1).cpu() for outs in outputs for t in outs]
-    if tally.random or not leaves or not sum(t.numel() for t in leaves):
+    parts = [real(t).reshape(-1).cpu() for outs in outputs for t in outs]
+    if tally.random or tally.undefined or not sum(t.numel() for t in parts):
         return None, None
     dtype = torch_dtype(case.dtype)
-    if any(t.dtype != dtype for t in leaves):
+    if any(t.dtype != dtype for t in parts):
         dtype = torch.float64
-    flat = torch.cat([t.to(dtype) for t in leaves])
+    flat = torch.cat([t.to(dtype) for t in parts])
     record, fp = _fingerprint_record(case, flat)
     name = {v: k for k, v in DTYPES.items()}[dtype]
     tol = tolerance_for(name)
@@ -202,7 +243,7 @@ def run_op(case: Case, device: Device, options: OpOptions, run_id: str) -> Outco
     row = base_row(case, device, run_id)
     info = opinfo.lookup(case.case)
     dtype = torch_dtype(case.dtype)
-    tally = Tally()
+    tally = Tally(undefined=case.case in UNDEFINED_OUTPUT, unique=UNIQUE_OUTPUTS.get(case.case))
     try:
         samples = _samples(info, dtype)
     except Exception as exc:
@@ -232,19 +273,22 @@ def _finish(case: Case, device: Device, options: OpOptions, row: dict[str, Any],
     if ulp_sum is not None and columns.get("ref_elements"):
         columns["ulp_mean"] = ulp_sum / columns["ref_elements"]
     flags = [Flag.RANDOM] if tally.random else []
+    if tally.undefined:
+        flags.append(Flag.UNDEFINED_OUTPUT)
     if tally.no_reference:
         flags.append(Flag.NO_REFERENCE)
     if tally.mismatches:
         flags.append(Flag.REFERENCE_MISMATCH)
     row.update(columns, status=status, error=why, samples_total=tally.total,
                samples_run=len(tally.runs), params=f"samples={tally.total}",
-               deterministic=None if not tally.runs else not tally.nondeterministic)
+               deterministic=None if not tally.runs or tally.undefined
+               else not tally.nondeterministic)
     defects = _defects(case, tally, device)
     outputs = [r.outputs for r in tally.runs]
     samples: dict[str, Any] = {}
     if options.compile and tally.runs:
         extra, compiled, found = compile_columns(case, fn, tally.runs, device,
-                                                 options.compile_samples)
+                                                 options.compile_samples, tally.kept)
         row.update(extra)
         defects += found
         outputs = compiled  # a --compile sweep fingerprints the compiled outputs

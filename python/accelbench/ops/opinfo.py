@@ -19,7 +19,7 @@ from accelbench.errors import UsageError
 from accelbench.ops.sets import ALL, OpSet, match_globs
 from accelbench.workloads.base import DTYPES
 
-__all__ = ["OpEntry", "entries", "lookup", "preload", "select"]
+__all__ = ["OpEntry", "entries", "lookup", "preload", "reseeds_itself", "select"]
 
 _NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
@@ -56,6 +56,14 @@ def preload() -> None:
 def lookup(key: str) -> Any:
     """The OpInfo called ``key``; KeyError when op_db has none."""
     return _db()[key]
+
+
+def reseeds_itself(info: Any) -> bool:
+    """Does the operator's OpInfo wrapper set the random seed itself (``wrapper_set_seed``,
+    used for bernoulli, normal, dropout, ...)? Then it is random, though a seed change
+    before the call cannot show it."""
+    code = getattr(info.op, "__code__", None)
+    return code is not None and "wrapper_set_seed" in code.co_names
 
 
 def entries() -> list[OpEntry]:

@@ -41,7 +41,8 @@ def leaves(out: Any) -> list[torch.Tensor]:
     leaves = []
     for leaf in _pytree.tree_leaves(out):
         if isinstance(leaf, torch.Tensor):
-            leaves.append(leaf.detach())
+            leaf = leaf.detach()
+            leaves.append(leaf.to_dense() if leaf.layout != torch.strided else leaf)
         elif isinstance(leaf, bool | int | float):
             leaves.append(torch.tensor(leaf))
     return leaves
@@ -54,9 +55,8 @@ def moved(sample: Any, device: torch.device, cast: torch.dtype | None = None,
     def move(t: Any) -> Any:
         if not isinstance(t, torch.Tensor):
             return t
-        if cast is not None and t.dtype == swept:
-            return t.to(device, cast, copy=True)
-        return t.to(device, copy=True)
+        out = t.to(device, cast) if cast is not None and t.dtype == swept else t.to(device)
+        return out.clone() if out is t else out  # fresh inputs: an operator may write them
 
     return sample.transform(move)
 

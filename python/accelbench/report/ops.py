@@ -35,7 +35,7 @@ def _line(f: DtypeFigures) -> str:
         text += f"; {_pct(f.supported, f.baseline_supported)} of the baseline's " \
                 f"{f.baseline_supported}"
     text += (f"; consistency {_pct(f.consistent, f.supported)}; determinism "
-             f"{_pct(f.deterministic, f.supported)}")
+             f"{_pct(f.deterministic, f.determinism_checked)}")
     return text + (f" [{failed}]" if failed else "")
 
 
