@@ -17,10 +17,13 @@ bit-identical inputs):
 4. for the first sample, and for any sample outside tolerance, runs with other
    seeds tell random operators (dropout, bernoulli) apart: their outputs
    cannot match a reference, so they get the flag ``random`` and no agreement
-   figures or fingerprint. Decompositions whose vectors are unique only up to
-   sign (``linalg.svd``, ``linalg.eigh``) are compared on their values
-   (:data:`UNIQUE_OUTPUTS`); ``empty`` and friends only on running
-   (:data:`UNDEFINED_OUTPUT`).
+   figures or fingerprint. An operator whose OpInfo wrapper seeds the
+   generator itself (``wrapper_set_seed``: SDPA with dropout, bernoulli)
+   cannot be told apart that way: its samples that disagree are counted as
+   random (not compared), those that agree as agreement. Decompositions whose
+   vectors are unique only up to sign (``linalg.svd``, ``linalg.eigh``) are
+   compared on their values (:data:`UNIQUE_OUTPUTS`); ``empty`` and friends
+   only on running (:data:`UNDEFINED_OUTPUT`).
 
 The row is the worst over samples and outputs (maximum errors, the smallest
 cosine). Status: ``error`` when a sample raised (other than "not
@@ -107,6 +110,8 @@ class Tally:
     random: bool = False
     undefined: bool = False  # an operator of UNDEFINED_OUTPUT
     unique: tuple[int, ...] | None = None  # UNIQUE_OUTPUTS of the operator
+    reseeds: bool = False  # OpInfo's wrapper seeds the generator itself (opinfo.reseeds_itself)
+    random_samples: int = 0  # samples of such an operator that disagreed: not compared
 
     def kept(self, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """The outputs that are compared and fingerprinted."""
@@ -141,7 +146,7 @@ def _run_sample(fn: Callable[..., Any], info: Any, dtype: torch.dtype, index: in
     repeats = same_bits(outs, again)
     if not repeats:
         tally.nondeterministic.append(index)
-    if other or (not tally.runs and opinfo.reseeds_itself(info)):  # a random operator
+    if other:  # the first sample that runs follows the seed: a random operator
         tally.random = repeats
     refs: list[torch.Tensor] | None = None
     if not tally.random:
@@ -155,6 +160,10 @@ def _run_sample(fn: Callable[..., Any], info: Any, dtype: torch.dtype, index: in
     tally.runs.append(SampleRun(index, sample, outs, refs))
     if refs is not None:
         columns, why, nan_inf = compare_outputs(outs, refs, longest_dim(sample))
+        if why and repeats and tally.reseeds:  # random or wrong: no telling, so not compared
+            tally.random_samples += 1
+            tally.runs[-1].reference = None
+            return
         if why and repeats and _follows_seed(fn, sample, here, device, tally, outs, 3):
             tally.random = True  # the output follows the seed: no reference applies
             tally.runs[-1].reference = None
@@ -197,7 +206,8 @@ def _fingerprint(case: Case, tally: Tally, outputs: list[list[torch.Tensor]]
     """One fingerprint of the outputs of every sample, concatenated (in the swept dtype
     when every output has it, else as float64)."""
     parts = [real(t).reshape(-1).cpu() for outs in outputs for t in outs]
-    if tally.random or tally.undefined or not sum(t.numel() for t in parts):
+    if tally.random or tally.random_samples or tally.undefined or not sum(
+            t.numel() for t in parts):
         return None, None
     dtype = torch_dtype(case.dtype)
     if any(t.dtype != dtype for t in parts):
@@ -243,7 +253,8 @@ def run_op(case: Case, device: Device, options: OpOptions, run_id: str) -> Outco
     row = base_row(case, device, run_id)
     info = opinfo.lookup(case.case)
     dtype = torch_dtype(case.dtype)
-    tally = Tally(undefined=case.case in UNDEFINED_OUTPUT, unique=UNIQUE_OUTPUTS.get(case.case))
+    tally = Tally(undefined=case.case in UNDEFINED_OUTPUT, unique=UNIQUE_OUTPUTS.get(case.case),
+                  reseeds=opinfo.reseeds_itself(info))
     try:
         samples = _samples(info, dtype)
     except Exception as exc:
@@ -272,7 +283,7 @@ def _finish(case: Case, device: Device, options: OpOptions, row: dict[str, Any],
     ulp_sum = columns.pop("_ulp_sum", None)
     if ulp_sum is not None and columns.get("ref_elements"):
         columns["ulp_mean"] = ulp_sum / columns["ref_elements"]
-    flags = [Flag.RANDOM] if tally.random else []
+    flags = [Flag.RANDOM] if tally.random or tally.random_samples else []
     if tally.undefined:
         flags.append(Flag.UNDEFINED_OUTPUT)
     if tally.no_reference:
