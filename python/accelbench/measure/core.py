@@ -143,10 +143,11 @@ def is_oom(exc: BaseException) -> bool:
 
 def is_unsupported(exc: BaseException) -> bool:
     """The backend has no kernel for this (operator, dtype): ``NotImplementedError``,
-    :class:`~accelbench.errors.UnsupportedError`, or PyTorch's dispatch message
-    ``"... not implemented for 'BFloat16'"``."""
+    :class:`~accelbench.errors.UnsupportedError`, or PyTorch's messages
+    ``"... not implemented for 'BFloat16'"`` and ``"... is only supported on CUDA ..."``."""
+    text = str(exc)
     return isinstance(exc, NotImplementedError | UnsupportedError) or (
-        "not implemented for" in str(exc))
+        "not implemented for" in text or "is only supported on" in text)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -52,10 +52,19 @@ def moved(sample: Any, device: torch.device, cast: torch.dtype | None = None,
            swept: torch.dtype | None = None) -> Any:
     """A copy of ``sample`` on ``device``; tensors of dtype ``swept`` cast to ``cast``."""
 
+    def convert(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device, cast) if cast is not None and t.dtype == swept else t.to(device)
+
     def move(t: Any) -> Any:
         if not isinstance(t, torch.Tensor):
             return t
-        out = t.to(device, cast) if cast is not None and t.dtype == swept else t.to(device)
+        base = t._base
+        if base is not None and base.is_contiguous() and base.storage_offset() == 0 and \
+                t.layout == torch.strided:
+            # a view keeps its geometry over a converted copy of its base: as_strided
+            # samples reach past the view's own elements
+            return convert(base).clone().as_strided(t.size(), t.stride(), t.storage_offset())
+        out = convert(t)
         return out.clone() if out is t else out  # fresh inputs: an operator may write them
 
     return sample.transform(move)
