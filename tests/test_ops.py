@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -47,14 +48,14 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
                                                               Path]:
     # --set llm: the worker checks that every operator of the set exists in op_db
     return _ops(tmp_path_factory.mktemp("clean"), "--set", "llm", "--ops", CLEAN_OPS,
-                "--dtypes", "fp32,bf16")
+                "--dtypes", "fp32,bf16", "--time")
 
 
 @pytest.fixture(scope="module")
-def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str],
-                                                                 Path]:
+def injected(tmp_path_factory: pytest.TempPathFactory, clean: tuple[Any, Path]
+             ) -> tuple[subprocess.CompletedProcess[str], Path]:
     return _ops(tmp_path_factory.mktemp("injected"), "--ops", INJECTED_OPS, "--dtypes", "fp32",
-                "--op-timeout", "3", inject=INJECT)
+                "--op-timeout", "3", "--baseline", str(clean[1]), inject=INJECT)
 
 
 def _rows(run: Path) -> pd.DataFrame:
@@ -82,6 +83,9 @@ def test_clean_sweep_is_a_normal_run_with_one_row_per_operator_and_dtype(clean) 
     assert "fp32  supported 3 of 3 (100.0%)" in proc.stdout
     assert "consistency 100.0%; determinism 100.0%" in proc.stdout
     assert "defects: none" in proc.stdout
+    # --time: the first sample of each timed by the measurement step
+    assert (rows["median_s"] > 0).all() and (rows["n_samples"] >= 5).all()
+    assert len(pd.read_parquet(run / "samples.parquet")) == rows["n_samples"].sum()
 
 
 @pytest.mark.slow
@@ -110,6 +114,13 @@ def test_each_injected_defect_shows_in_its_operator_only_and_the_sweep_goes_on(i
     assert "fp32  supported 4 of 6 (66.7%)" in proc.stdout
     assert "consistency 50.0%; determinism 75.0%" in proc.stdout
     assert "1 crash, 1 hang, 1 mismatch, 1 nan_inf, 1 nondeterministic" in proc.stdout
+    # --baseline: the clean sweep of abs, add, neg is the other device
+    verdicts = rows["baseline_verdict"].to_dict()
+    assert verdicts[("add", "fp32")] == OpVerdict.WORSE  # the baseline agrees with float64
+    assert verdicts[("neg", "fp32")] == verdicts[("abs", "fp32")] == OpVerdict.AGREES
+    assert verdicts[("sub", "fp32")] == OpVerdict.FAILS
+    assert verdicts[("mul", "fp32")] == OpVerdict.NOT_COMPARED  # the baseline lacks it
+    assert "two-sided verdicts against" in proc.stdout
 
 
 @pytest.mark.slow

@@ -147,8 +147,8 @@ def judge(frame: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
         statuses.append(base_status)
         ratios.append(ratio)
         verdict = _verdict(str(status), base_status, ratio)
-        if b is None and verdict != OpVerdict.AGREES:
-            verdict = OpVerdict.NOT_COMPARED
+        if b is None and verdict not in (OpVerdict.AGREES, OpVerdict.FAILS):
+            verdict = OpVerdict.NOT_COMPARED  # a mismatch or a missing op needs the other side
         verdicts.append(verdict.value)
     out = frame.copy()
     out["baseline_status"] = pd.Series(statuses, index=frame.index, dtype="string")
