@@ -299,7 +299,8 @@ def _finish(case: Case, device: Device, options: OpOptions, row: dict[str, Any],
     samples: dict[str, Any] = {}
     if options.compile and tally.runs:
         extra, compiled, found = compile_columns(case, fn, tally.runs, device,
-                                                 options.compile_samples, tally.kept)
+                                                 options.compile_samples, tally.kept,
+                                                 tally.random or tally.random_samples > 0)
         row.update(extra)
         defects += found
         outputs = compiled  # a --compile sweep fingerprints the compiled outputs
