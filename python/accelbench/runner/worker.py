@@ -38,7 +38,7 @@ from typing import Any
 
 from accelbench.errors import AccelbenchError
 from accelbench.kinds import Status
-from accelbench.measure.core import Settings, failure_row
+from accelbench.measure.core import Outcome, Settings, failure_row
 from accelbench.supervise import die_with_parent
 
 __all__ = ["die_with_parent", "limit_memory", "main"]
@@ -111,7 +111,7 @@ def _start(conn: Connection) -> tuple[Any, Any, str] | None:
 
 
 def _run(case: Any, task: dict[str, Any] | None, device: Any, settings: Settings,
-         run_id: str) -> Any:
+         run_id: str) -> Outcome:
     """One case: measured, or run as the task says (an operator of the sweep)."""
     if task is None:
         from accelbench.measure.case import measure_case
