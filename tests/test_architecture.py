@@ -32,7 +32,7 @@ LAYERS = {
     "accelbench._core": 0,
     "accelbench.results": 1, "accelbench.workloads": 1,
     "accelbench.devices": 2, "accelbench.numerics": 2,
-    "accelbench.measure": 3, "accelbench.distributed": 4,
+    "accelbench.measure": 3, "accelbench.ops": 3, "accelbench.distributed": 4,
     "accelbench.runner": 5,
     "accelbench.analysis": 6,
     "accelbench.report": 7,

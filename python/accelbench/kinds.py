@@ -16,9 +16,11 @@ __all__ = [
     "Agreement",
     "CIMethod",
     "CacheState",
+    "Defect",
     "Event",
     "Flag",
     "Launcher",
+    "OpVerdict",
     "Routing",
     "Status",
     "StopReason",
@@ -59,6 +61,18 @@ class Status(_Text):
 #: Statuses that make ``accelbench run`` exit 1.
 FAILED: frozenset[Status] = frozenset(
     {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH, Status.COMPILE_ERROR})
+
+
+class Defect(_Text):
+    """Kinds of defect an operator sweep lists (``accelbench ops``: ``defects.json``)."""
+
+    CRASH = "crash"  # the worker died in the operator (signal or exit)
+    HANG = "hang"  # no answer within --op-timeout; the worker was killed
+    MISMATCH = "mismatch"  # outside the dtype tolerance of the float64 reference
+    NAN_INF = "nan_inf"  # NaN or Inf where the reference has a number, or the reverse
+    NONDETERMINISTIC = "nondeterministic"  # a rerun on the same inputs differs bitwise
+    COMPILE_FAILURE = "compile_failure"  # eager works, torch.compile raises
+    COMPILE_MISMATCH = "compile_mismatch"  # compiled output outside tolerance of eager
 
 
 class Event(_Text):
@@ -121,6 +135,10 @@ class Flag(_Text):
     ABOVE_PEAK = "above_peak"
     NO_OUTPUT = "no_output"
     NO_REFERENCE = "no_reference"
+    #: the output changes with the random seed (dropout, sampling): no reference applies
+    RANDOM = "random"
+    #: the output is uninitialised memory by contract (``empty``): only its shape is checked
+    UNDEFINED_OUTPUT = "undefined_output"
 
 
 #: Flags that make a result suspect (the others are informational).
@@ -175,3 +193,12 @@ class Routing(_Text):
 
     BALANCED = "balanced"
     SKEWED = "skewed"
+class OpVerdict(_Text):
+    """Two-sided verdict of one (operator, dtype) against a baseline device (``ops --baseline``)."""
+
+    AGREES = "agrees"  # within tolerance of the float64 reference
+    SHARED = "shared_error"  # outside it, but the baseline device errs about as much
+    WORSE = "worse"  # outside it, and clearly worse than the baseline device
+    MISSING = "missing"  # not supported here, supported on the baseline device
+    FAILS = "fails"  # error, crash or timeout here
+    NOT_COMPARED = "not_compared"  # unsupported on both, or absent from the baseline

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from accelbench.errors import AccelbenchError, UsageError
+from accelbench.ops import COMPILE_OP_TIMEOUT, OP_TIMEOUT
 
 __all__ = ["build_parser", "main"]
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_read(sub)
     _add_fleet(sub)
+    _add_ops(sub)
     return parser
 
 
@@ -217,6 +219,36 @@ def _size(text: str) -> int:
     return int(match.group(1)) * scale
 
 
+def _add_ops(sub: Any) -> None:
+    """The ``ops`` subcommand's options."""
+    p = sub.add_parser("ops", help="sweep PyTorch's operators (OpInfo): supported N of M, "
+                       "agreement with float64, determinism, defects")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|xpu|mps|npu|...")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="PACKAGE",
+                   help="import an out-of-tree backend package first (torch_npu, ...)")
+    p.add_argument("--ops", type=_csv, metavar="GLOB[,GLOB]",
+                   help="operators whose OpInfo name matches (add, nn.functional.*)")
+    p.add_argument("--set", dest="op_set", default="all",
+                   help="a named operator set of the catalog (llm) or all (default)")
+    p.add_argument("--dtypes", type=_csv, help="comma-separated dtypes (fp32,bf16,fp16)")
+    p.add_argument("--compile", action="store_true",
+                   help="also run each operator under torch.compile: status and agreement "
+                        "against eager and float64")
+    p.add_argument("--compile-samples", type=_positive_int, default=4, metavar="N",
+                   help="samples per operator run compiled (each shape compiles; 4)")
+    p.add_argument("--time", action="store_true",
+                   help="quick timing of each operator's first sample (Rust sampler)")
+    p.add_argument("--baseline", type=Path, metavar="RUN",
+                   help="an ops run of another device: two-sided verdicts on the same inputs")
+    p.add_argument("--op-timeout", type=_positive_float, metavar="S",
+                   help=f"an operator (all samples) taking longer is a hang ({OP_TIMEOUT:g}; "
+                        f"{COMPILE_OP_TIMEOUT:g} with --compile)")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="finish an interrupted sweep without redoing finished operators")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary")
+
+
 def _nonnegative_percent(text: str) -> float:
     try:
         value = float(text.rstrip("%"))
@@ -234,6 +266,8 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
         from accelbench.cli import run as module
     elif name == "fleet":
         from accelbench.cli import fleet as module  # type: ignore[no-redef]
+    elif name == "ops":
+        from accelbench.cli import ops as module  # type: ignore[no-redef]
     else:
         from accelbench.cli import read as module  # type: ignore[no-redef]
     command: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{name}")

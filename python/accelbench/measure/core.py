@@ -32,6 +32,7 @@ __all__ = [
     "failure",
     "failure_row",
     "is_oom",
+    "is_unsupported",
     "throughput",
 ]
 
@@ -142,6 +143,15 @@ def is_oom(exc: BaseException) -> bool:
     )
 
 
+def is_unsupported(exc: BaseException) -> bool:
+    """The backend has no kernel for this (operator, dtype): ``NotImplementedError``,
+    :class:`~accelbench.errors.UnsupportedError`, or PyTorch's messages
+    ``"... not implemented for 'BFloat16'"`` and ``"... is only supported on CUDA ..."``."""
+    text = str(exc)
+    return isinstance(exc, NotImplementedError | UnsupportedError) or (
+        "not implemented for" in text or "is only supported on" in text)
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else ""
 
@@ -153,7 +163,7 @@ def failure(row: Row, exc: BaseException) -> Outcome:
         row.update(status=Status.UNSUPPORTED, error=str(exc))
     elif isinstance(exc, CompileError):  # the compiler's reason, from the family
         row.update(status=Status.COMPILE_ERROR, error=str(exc))
-    elif isinstance(exc, NotImplementedError):  # the backend has no kernel: its reason
+    elif is_unsupported(exc):  # the backend has no kernel: its reason
         row.update(status=Status.UNSUPPORTED, error=_first_line(exc) or "not implemented")
     elif is_oom(exc):
         row.update(status=Status.ERROR, error=f"out of memory: {_first_line(exc)}")

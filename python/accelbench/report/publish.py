@@ -28,8 +28,10 @@ import pandas as pd
 
 from accelbench.analysis import load
 from accelbench.analysis.compare import case_samples
+from accelbench.analysis.ops import summarize
 from accelbench.errors import UsageError
 from accelbench.kinds import CIMethod, Status, StopReason
+from accelbench.report.ops import ops_markdown
 from accelbench.report.plots import make_plots
 from accelbench.report.tables import fmt_time
 from accelbench.results import atomic, load_samples, read_meta
@@ -234,6 +236,8 @@ def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]
     root = Path(results_dir)
     folder = root / str(slug)
     folder.mkdir(parents=True, exist_ok=True)
+    if (frame["kernel"] == "ops").all():
+        return _publish_ops(run, meta, frame, folder)
     plot_dir = folder / "plots"
     if plot_dir.exists():
         shutil.rmtree(plot_dir)
@@ -246,4 +250,23 @@ def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]
     rel = [p.relative_to(folder).as_posix() for p in paths]
     atomic.write_text(folder / "README.md", render_readme(meta, frame, rel))
     write_index(root)
+    return folder
+
+
+def _publish_ops(run: Path, meta: Mapping[str, Any], frame: pd.DataFrame, folder: Path) -> Path:
+    """An operator sweep adds ``ops.md`` (summary and matrix) and ``ops.csv`` to the folder,
+    leaving the kernel results of the device as they are."""
+    try:
+        defects = json.loads((run / "defects.json").read_text())
+    except (OSError, ValueError):
+        defects = []
+    baseline = (meta.get("config") or {}).get("baseline")
+    summary = summarize(frame, defects, baseline=Path(baseline).name if baseline else None)
+    config = meta.get("config") or {}
+    torch_version = ((meta.get("environment") or {}).get("software") or {}).get("torch", "?")
+    source = (f"Run `{meta.get('run_id', run.name)}`: operator set `{config.get('set')}`"
+              + (f", operators `{','.join(config['ops'])}`" if config.get("ops") else "")
+              + f", dtypes {','.join(config.get('dtypes') or [])}, torch {torch_version}.")
+    atomic.write_text(folder / "ops.md", ops_markdown(frame, summary, source, defects))
+    atomic.write_frame(folder / "ops.csv", frame)
     return folder

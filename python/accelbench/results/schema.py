@@ -144,6 +144,28 @@ COLUMNS: tuple[Column, ...] = (
     Column("vs_eager_max_rel_err", "float64", "compiled cases: max |compiled - eager| / |eager|"),
     Column("vs_eager_ulp_max", "float64", "compiled cases: largest ULP distance to eager"),
     Column("vs_eager_bitwise", "boolean", "compiled cases: bitwise equal to the eager result"),
+    Column("samples_total", "Int64", "ops: OpInfo sample inputs of the operator in this dtype"),
+    Column("samples_run", "Int64", "ops: samples that ran on the device"),
+    Column("declared", "boolean", "ops: OpInfo declares this dtype for the device type"),
+    Column("declared_cuda", "boolean", "ops: OpInfo declares this dtype for CUDA"),
+    Column("defects", "Int64", "ops: defects found (kinds in defect_kinds, details in "
+           "defects.json)"),
+    Column("defect_kinds", "string", "ops: crash, hang, mismatch, nan_inf, nondeterministic, "
+           "compile_failure, compile_mismatch"),
+    Column("compile_status", "string", "ops --compile: ok, mismatch (vs eager), error, "
+           "unsupported"),
+    Column("compile_error", "string", "ops --compile: why compile_status is not ok"),
+    Column("compile_samples", "Int64", "ops --compile: samples run compiled"),
+    Column("compile_max_abs_err", "float64", "ops --compile: max abs error vs float64"),
+    Column("compile_mismatch_frac", "float64", "ops --compile: elements outside tolerance of "
+           "float64"),
+    Column("compile_eager_max_abs_err", "float64", "ops --compile: max abs difference from eager"),
+    Column("compile_eager_mismatch_frac", "float64", "ops --compile: elements outside tolerance "
+           "of eager"),
+    Column("baseline_status", "string", "ops --baseline: status on the baseline device"),
+    Column("error_ratio", "float64", "ops --baseline: max abs error / the baseline device's"),
+    Column("baseline_verdict", "string", "ops --baseline: agrees, shared_error, worse, missing, "
+           "fails, not_compared"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

@@ -41,7 +41,7 @@ from typing import IO, Any, Protocol
 
 from accelbench.devices import Device
 from accelbench.devices.backends import imported_backends
-from accelbench.errors import AccelbenchError
+from accelbench.errors import AccelbenchError, UsageError
 from accelbench.kinds import Status
 from accelbench.measure.case import measure_case
 from accelbench.measure.core import Outcome, Settings, failure_row
@@ -118,7 +118,11 @@ class IsolatedExecutor:
     log_path: Path | None = None
     max_memory_gib: float | None = None
     families: list[FamilySpec] = field(default_factory=loaded_specs)
+    #: what the worker does with each case: None measures it (:func:`measure_case`);
+    #: ``{"kind": "ops", ...}`` runs an operator of the sweep (:mod:`accelbench.runner.worker`)
+    task: dict[str, Any] | None = None
     _worker: _Worker | None = None
+    _starting: tuple[_Worker, int] | None = None  # begun (begin()), not yet ready
     _log: IO[bytes] | None = None
     started: int = 0  # workers started so far (1 + replacements)
 
@@ -165,10 +169,16 @@ class IsolatedExecutor:
         self.started += 1
         return _Worker(proc, conn)
 
-    def _start(self) -> _Worker:
+    def begin(self) -> None:
+        """Start a worker now, without waiting for it: it imports PyTorch while the caller
+        does other work; the first case waits until it is ready."""
+        if self._worker is None and self._starting is None:
+            self._starting = self._launch()
+
+    def _launch(self) -> tuple[_Worker, int]:
+        """Spawn a worker and send it the init message; returns it and the log offset."""
         offset = self._log_offset()
         worker = self._spawn()
-        msg: dict[str, Any] | None = None
         try:
             worker.conn.send({
                 "op": "init",
@@ -179,7 +189,20 @@ class IsolatedExecutor:
                 "families": self.families,
                 "sys_path": [p for p in sys.path if p],
                 "max_memory_gib": self.max_memory_gib,
+                "task": self.task,
             })
+        except (EOFError, OSError):
+            pass  # a worker that died at once: _start finds no answer and says how it ended
+        except BaseException:  # Ctrl-C during start-up: leave no worker behind
+            self._kill(worker)
+            raise
+        return worker, offset
+
+    def _start(self) -> _Worker:
+        worker, offset = self._starting or self._launch()
+        self._starting = None
+        msg: dict[str, Any] | None = None
+        try:
             if worker.conn.poll(STARTUP_TIMEOUT):
                 msg = worker.conn.recv()
         except (EOFError, OSError):
@@ -209,6 +232,9 @@ class IsolatedExecutor:
 
     def close(self) -> None:
         """Ask the worker to exit, kill it if it does not, and close the log."""
+        if self._starting is not None:
+            self._kill(self._starting[0])
+            self._starting = None
         worker, self._worker = self._worker, None
         if worker is not None:
             try:
@@ -220,6 +246,29 @@ class IsolatedExecutor:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def ask(self, question: dict[str, Any], timeout: float) -> Any:
+        """The worker's answer to a question (see :mod:`accelbench.runner.worker`).
+
+        A worker that dies or stays silent raises :class:`WorkerError`; a
+        question the worker finds malformed raises :class:`UsageError`.
+        """
+        worker = self._worker if self._worker is not None and self._worker.proc.poll() is None \
+            else self._start()
+        msg: dict[str, Any] | None = None
+        try:
+            worker.conn.send({"op": "ask", "question": question})
+            if worker.conn.poll(timeout):
+                msg = worker.conn.recv()
+        except (EOFError, OSError):
+            msg = None
+        if msg is None:
+            self._worker = None
+            self._kill(worker)
+            raise WorkerError(f"worker gave no answer to {question.get('kind')!r}")
+        if "error" in msg:
+            raise (UsageError if msg.get("usage") else WorkerError)(msg["error"])
+        return msg["value"]
 
     # -- one case ----------------------------------------------------------
     def run(self, case: Case) -> Outcome:
@@ -233,7 +282,7 @@ class IsolatedExecutor:
         msg: dict[str, Any] | None = None
         answered = False
         try:
-            worker.conn.send({"op": "case", "case": case})
+            worker.conn.send({"op": "case", "case": case, "task": self.task})
             answered = worker.conn.poll(self.timeout)
             if answered:
                 msg = worker.conn.recv()

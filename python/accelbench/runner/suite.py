@@ -53,8 +53,11 @@ class Runner:
         run: RunDir,
         progress: ProgressHook | None = None,
         executor: Executor | None = None,
+        world: Callable[[Case], bool] = needs_world,
     ) -> None:
         self.device = device
+        #: does a case run in a world of ranks? (the operator sweep's cases never do)
+        self.world = world
         self.settings = settings
         self.run_dir = run
         self.progress = progress
@@ -93,8 +96,8 @@ class Runner:
             len(self._rounds.get(c.key, {})) for c in todo)
         self.run_dir.append_event({"event": Event.START, "cases": len(cases), "todo": len(todo),
                                    "rounds": self.plan.rounds, "keys": [c.key for c in cases]})
-        own = [c for c in todo if not needs_world(c)]
-        world = [c for c in todo if needs_world(c)]
+        own = [c for c in todo if not self.world(c)]
+        world = [c for c in todo if self.world(c)]
         with private_compile_cache(self.run_dir.run_id):
             for index in range(self.plan.rounds):
                 self._run_own([c for c in self.plan.order(own, index)
@@ -110,7 +113,7 @@ class Runner:
 
     def _units(self, case: Case) -> int:
         """Steps of the progress bar for a case: one per round (world cases run once)."""
-        return 1 if needs_world(case) else self.plan.rounds
+        return 1 if self.world(case) else self.plan.rounds
 
     # -- bookkeeping, the same for every path ------------------------------------
     def _startable(self, cases: Sequence[Case]) -> Iterator[Case]:

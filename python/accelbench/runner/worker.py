@@ -8,12 +8,15 @@ with :class:`multiprocessing.connection.Connection` framing (pickled
 messages):
 
 * parent -> worker ``{"op": "init", "device", "imports", "settings", "run_id",
-  "families", "sys_path", "max_memory_gib"}`` (``imports``: backend packages
+  "families", "sys_path", "max_memory_gib", "task"}`` (``imports``: backend packages
   to import before opening the device); worker -> parent ``{"op":
   "ready", "pid", "memory_limit"}`` or ``{"op": "fatal", "error"}``;
-* parent -> worker ``{"op": "case", "case"}``; worker -> parent ``{"op":
+* parent -> worker ``{"op": "case", "case", "task"}``; worker -> parent ``{"op":
   "outcome", "row", "samples"}`` (the result of
-  :func:`accelbench.measure.case.measure_case`);
+  :func:`accelbench.measure.case.measure_case`, or with ``task = {"kind": "ops",
+  ...}`` of :func:`accelbench.ops.execute.run_op`: one operator of the sweep);
+* parent -> worker ``{"op": "ask", "question"}``; worker -> parent ``{"op": "answer",
+  "value"}`` or ``{"op": "answer", "error", "usage"}`` (see :func:`_answer`);
 * parent -> worker ``{"op": "exit"}`` (or the socket closes): the worker exits.
 
 The worker is long-lived (importing PyTorch and opening the device costs
@@ -33,8 +36,9 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
+from accelbench.errors import AccelbenchError
 from accelbench.kinds import Status
-from accelbench.measure.core import Settings, failure_row
+from accelbench.measure.core import Outcome, Settings, failure_row
 from accelbench.supervise import die_with_parent
 
 __all__ = ["die_with_parent", "limit_memory", "main"]
@@ -90,6 +94,10 @@ def _start(conn: Connection) -> tuple[Any, Any, str] | None:
         specs = [(str(kind), str(text), str(base)) for kind, text, base in init["families"]]
         load_specs(specs, FAMILIES)
         settings = Settings.from_dict(init["settings"])
+        if (init.get("task") or {}).get("kind") == "ops":
+            from accelbench.ops.opinfo import preload
+
+            preload()  # op_db takes seconds to import: before "ready", outside any op's timeout
         limit = None
         if init.get("max_memory_gib"):
             ones = torch.ones((64, 64))
@@ -102,24 +110,56 @@ def _start(conn: Connection) -> tuple[Any, Any, str] | None:
     return device, settings, str(init["run_id"])
 
 
+def _run(case: Any, task: dict[str, Any] | None, device: Any, settings: Settings,
+         run_id: str) -> Outcome:
+    """One case: measured, or run as the task says (an operator of the sweep)."""
+    if task is None:
+        from accelbench.measure.case import measure_case
+
+        return measure_case(case, device, settings, run_id)
+    if task.get("kind") != "ops":
+        raise ValueError(f"unknown task {task.get('kind')!r}")
+    from accelbench.ops.execute import OpOptions, run_op
+
+    return run_op(case, device, OpOptions.from_dict(task), run_id)
+
+
+def _answer(question: dict[str, Any]) -> dict[str, Any]:
+    """A question the parent asks before its cases: ``{"kind": "ops_list", "set", "globs"}``
+    (the operators of the sweep, so that the parent never imports op_db)."""
+    try:
+        if question.get("kind") != "ops_list":
+            raise ValueError(f"unknown question {question.get('kind')!r}")
+        from accelbench.ops.opinfo import select
+        from accelbench.ops.sets import ALL, load_set
+
+        name = question["set"]
+        value = select(None if name == ALL else load_set(name), question.get("globs"))
+        return {"op": "answer", "value": value}
+    except Exception as exc:
+        return {"op": "answer", "error": f"{exc}", "usage": isinstance(exc, AccelbenchError)}
+
+
 def serve(conn: Connection) -> int:
     """Answer case requests until told to exit; returns the exit status."""
     started = _start(conn)
     if started is None:
         return 3
     device, settings, run_id = started
-    from accelbench.measure.case import measure_case  # imports torch: after the handshake
 
     while True:
         try:
             msg: dict[str, Any] = conn.recv()
         except (EOFError, OSError):
             return 0
+        if msg.get("op") == "ask":
+            conn.send(_answer(msg["question"]))
+            continue
         if msg.get("op") != "case":
             return 0
         case = msg["case"]
         try:
-            outcome = measure_case(case, device, settings, run_id)
+            outcome = _run(case, msg.get("task"), device, settings, run_id)
         except Exception as exc:  # measure_case should not raise; keep the worker alive if it does
             outcome = failure_row(case, device, run_id, Status.ERROR,
                                   f"{type(exc).__name__}: {exc}".splitlines()[0])
