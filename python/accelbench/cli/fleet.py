@@ -20,7 +20,7 @@ import pandas as pd
 from accelbench.cli.run import _create_run, _select, _settings
 from accelbench.devices import resolve_device
 from accelbench.devices.environment import environment
-from accelbench.distributed.world import default_world_size, joined_world
+from accelbench.distributed.world import check_world_size, default_world_size, joined_world
 from accelbench.errors import UsageError
 from accelbench.fleet.world import FleetOptions, failure_ranks, fleet_rows, run_joined, run_local
 from accelbench.measure.core import Settings
@@ -44,10 +44,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if env is not None and env.rank != 0:
         error = run_joined(env, cases, device, settings, "", lambda c, p: None)
         return 0 if error is None else 1
-    run = _create_run(args.out, device.slug)
     n = env.world_size if env is not None else (args.world_size or default_world_size(device))
     if n < 2 and env is None:
         raise UsageError("a fleet needs at least 2 ranks (--world-size)")
+    if env is None:  # checked before the run directory exists
+        check_world_size(device, args.world_size)
+    run = _create_run(args.out, device.slug)
     meta = _meta(run.run_id, device.spec, suite_spec, args, n, opts, settings)
     meta["environment"] = environment(device)
     run.write_meta(meta)
