@@ -169,7 +169,8 @@ def _settings(raw: Any, where: str) -> dict[str, Any]:
             )
         if (isinstance(value, bool) or not isinstance(value, int | float)
                 or not math.isfinite(value) or value <= 0):
-            raise CatalogError(f"{where}: settings.{key} must be a positive finite number")
+            raise CatalogError(f"{where}: settings.{key} must be a positive number, "
+                               f"not {value!r}")
         if value > SETTING_LIMITS[key]:
             raise CatalogError(f"{where}: settings.{key} must be at most {SETTING_LIMITS[key]:g}")
         out[key] = kind(value)
