@@ -274,6 +274,8 @@ class IsolatedExecutor:
             # (a thread pool refused under --max-memory, a library calling exit(1))
             last = useful_tail(log)
             error += f" at {site}" if site else (f": {last}" if last else "")
+            if self.max_memory_gib is not None and not site:
+                error += f" (under --max-memory {self.max_memory_gib:g} GiB: too tight?)"
         return failure_row(case, self.device, self.run_id, status, error,
                            wall_s=time.perf_counter() - started)
 
