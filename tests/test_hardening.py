@@ -393,3 +393,23 @@ def test_a_sigkilled_local_world_leaves_no_temporary_directory(tmp_path: Path) -
     proc.communicate(timeout=30)
     assert wait_no_marked(marker, timeout=15) == []
     assert list(tmp.iterdir()) == []  # no accelbench-world-* directory, no rank log
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+def test_a_tight_max_memory_names_its_cause(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(TINY)
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelbench", "run", "--device", "cpu", "--suite", str(suite),
+         "--out", str(tmp_path / "o"), "--max-memory", "0.001", *QUICK, "-q"],
+        cwd=tmp_path, env=env_with(new_marker()), capture_output=True, text=True, timeout=240,
+        check=False)
+    assert proc.returncode == 1, proc.stderr
+    row = accelbench.load(proc.stdout.strip()).iloc[0]
+    if row["status"] == "error":  # the allocation itself was refused: said as such
+        assert str(row["error"]).startswith("out of memory: ")
+    else:  # the worker died (a thread pool refused): its last words and the likely cause
+        assert row["status"] == "crash"
+        assert str(row["error"]).startswith("worker exited with status 1: ")
+        assert str(row["error"]).endswith("(under --max-memory 0.001 GiB: too tight?)")
