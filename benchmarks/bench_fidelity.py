@@ -186,7 +186,9 @@ def tub_medians(cases: list[Any]) -> dict[Key, float]:
     out: dict[Key, float] = {}
     for c in cases:
         prepared = get_family(c.kernel).prepare(c, device)
-        timer = tub.Timer(stmt="fn()", globals={"fn": prepared.fn})
+        # Timer runs single-threaded unless told: give it the threads accelbench's worker uses.
+        timer = tub.Timer(stmt="fn()", globals={"fn": prepared.fn},
+                          num_threads=torch.get_num_threads())
         out[(c.case, c.dtype)] = float(timer.blocked_autorange(min_run_time=0.5).median)
         del prepared
     return out
@@ -209,18 +211,24 @@ def main() -> None:
     parser.add_argument("--kernels", default="matmul")
     parser.add_argument("--max-case-time", type=float, default=None,
                         help="override the suite's budget (for a quick trial of this script)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of the default design (default: the suite's setting)")
     args = parser.parse_args()
     budget = [] if args.max_case_time is None else ["--max-case-time", str(args.max_case_time)]
+    if args.rounds is not None:
+        budget += ["--rounds", str(args.rounds)]
     if args.runs < 2:
         parser.error("--runs must be at least 2")
     suite = load_suite(args.suite)
     cases = filter_cases(suite.cases, ["matmul"], None)
     # The slow run's family file has no [settings]: give it the suite's as flags.
     suite_flags = [x for k, v in suite.settings.items()
+                   if not (k == "rounds" and args.rounds is not None)
                    for x in (f"--{k.replace('_', '-')}", str(v))]
     print(f"suite {args.suite} --kernels {args.kernels}: {args.runs} runs per design; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cores")
+    # "--rounds 1" comes last on its command line, so it wins over --rounds in ``budget``.
     designs = {"--rounds 1": ["--rounds", "1"], "default": []}
     runs: dict[str, list[Path]] = {d: [] for d in designs}
     walls: dict[str, list[float]] = {d: [] for d in designs}
@@ -232,7 +240,7 @@ def main() -> None:
         for i in range(args.runs):
             for name, extra in designs.items():
                 path, wall = accelbench_run(tmp / name.replace(" ", ""), args.suite,
-                                            args.kernels, *extra, *budget)
+                                            args.kernels, *budget, *extra)
                 runs[name].append(path)
                 walls[name].append(wall)
             if slow_path is None:

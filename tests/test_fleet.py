@@ -90,7 +90,9 @@ def test_slow_rank_and_wrong_rank_flagged_alone(tmp_path: Path) -> None:
     got = {(f["case"], f["rank"], tuple(f["flags"])) for f in summary["flagged"]}  # type: ignore[union-attr]
     assert got == {("fleetk slow on rank 2 fp32", 2, ("slow",)),
                    ("fleetk wrong on rank 1 fp32", 1, ("wrong",))}, summary
-    frame = pd.read_parquet(only_run(tmp_path / "out") / "results.parquet")
+    run = only_run(tmp_path / "out")
+    assert (run / "fleet.png").read_bytes()[:4] == b"\x89PNG"  # throughput per device
+    frame = pd.read_parquet(run / "results.parquet")
     assert len(frame) == 8 and sorted(set(frame["rank"])) == [0, 1, 2, 3]
     slow = frame[(frame["case"] == "slow on rank 2") & (frame["rank"] == 2)].iloc[0]
     assert slow["fleet_flag"] == "slow" and slow["fleet_ratio"] == pytest.approx(1.3, rel=0.05)

@@ -92,7 +92,7 @@ def test_fault_run_logs_worker_tracebacks_and_summarises_support(
     matrix = accelbench.support_matrix(accelbench.load(run))
     assert matrix.loc["cpu"].to_dict() == {
         "total": 10, "ok": 4, "unsupported": 0, "error": 2, "crash": 3, "timeout": 1,
-        "mismatch": 0,
+        "mismatch": 0, "compile_error": 0,
     }
 
 

@@ -189,3 +189,21 @@ def test_a_crash_inside_a_backend_kernel_is_isolated(
     assert list(frame["status"]) == ["ok", "crash", "ok"]
     assert frame.loc["magic", "error"].startswith("worker killed by SIGSEGV")
     assert set(frame["device"]) == {"testdev:0"}
+
+
+def test_fleet_on_testdev_one_rank_per_device(testdev_env: dict[str, str],
+                                              tmp_path: Path) -> None:
+    """A fleet over the backend's two devices: rank i on testdev:i, joined over gloo (the
+    backend has no collective library), both ranks judged, nobody flagged."""
+    (tmp_path / "cases.toml").write_text(CATALOG)
+    done = _cli(["fleet", *IMPORT, "--device", "testdev", "--world-size", "2", "--suite",
+                 "cases.toml", "--dtypes", "fp32", "--out", "out", "--json", "-",
+                 "--warmup", "0.02", "--max-case-time", "0.2"], testdev_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["healthy"] is True and summary["flagged_ranks"] == []
+    frame = accelbench.load(_only_run(tmp_path / "out"))
+    assert sorted(set(zip(frame["rank"], frame["device"], strict=True))) == [
+        (0, "testdev:0"), (1, "testdev:1")]
+    assert len(frame) == 4 and (frame["status"] == "ok").all()
+    assert frame["fleet_ratio"].notna().all()

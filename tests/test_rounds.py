@@ -60,6 +60,25 @@ def test_rounds_that_agree_converge_and_rounds_that_disagree_are_unstable() -> N
     assert apart.row["tflops"] == pytest.approx(1e6 / apart.row["median_s"] / 1e12)
 
 
+def test_the_interval_of_rounds_is_a_rerun_interval() -> None:
+    """sqrt(2) wider on the log scale than the bootstrap CI of the median: it must hold the
+    median of a rerun, whose own error adds to this run's."""
+    levels = (1e-3, 1.1e-3, 1.05e-3)
+    outcomes = [_outcome(_noisy(m, seed=i)) for i, m in enumerate(levels)]
+    row = combine_rounds(outcomes, Settings()).row
+    ci = _core.analyze_rounds([o.samples["seconds"] for o in outcomes], 0.95,
+                              resamples=10_000, seed=0).analysis
+    median = row["median_s"]
+    assert median == pytest.approx(ci.summary.median)
+    assert np.log(median / row["ci_low_s"]) == pytest.approx(
+        np.sqrt(2) * np.log(median / ci.ci_low))
+    assert np.log(row["ci_high_s"] / median) == pytest.approx(
+        np.sqrt(2) * np.log(ci.ci_high / median))
+    assert row["rel_ci"] == pytest.approx(
+        max(median - row["ci_low_s"], row["ci_high_s"] - median) / median)
+    assert row["rel_ci"] > ci.rel_ci
+
+
 def test_a_failed_round_is_the_case_result() -> None:
     bad = Outcome({"status": Status.CRASH, "error": "worker killed by SIGSEGV"}, {})
     out = combine_rounds([_outcome(_noisy(1e-3)), bad], Settings())
@@ -72,6 +91,11 @@ def test_round_plan_splits_the_budget_and_shuffles_reproducibly() -> None:
     later = plan.settings_for(Settings(rounds=3, max_case_time=3.0, min_samples=10), 2)
     assert first.max_case_time == pytest.approx(1.0) and first.min_samples == 4
     assert first.check and not later.check and later.warmup == first.warmup
+    # The warm-up is split too, and a round's precision target is sqrt(R) looser.
+    base = Settings(rounds=4, warmup=0.2, target_rel_ci=0.01)
+    one = RoundPlan.of(base, "r").settings_for(base, 1)
+    assert one.warmup == pytest.approx(0.05) and one.target_rel_ci == pytest.approx(0.02)
+    assert RoundPlan.of(Settings(), "r").settings_for(Settings(), 0) == Settings()
     items = list(range(20))
     orders = [plan.order(items, i) for i in range(3)]
     assert orders == [RoundPlan.of(Settings(rounds=3), "run-1").order(items, i) for i in range(3)]

@@ -26,7 +26,8 @@ def test_support_matrix_counts_statuses_per_device() -> None:
     matrix = accelbench.support_matrix(_frame())
     assert list(matrix.columns) == ["total", *STATUSES]
     assert matrix.loc["cpu"].to_dict() == {"total": 3, "ok": 2, "unsupported": 1, "error": 0,
-                                           "crash": 0, "timeout": 0, "mismatch": 0}
+                                           "crash": 0, "timeout": 0, "mismatch": 0,
+                                           "compile_error": 0}
     assert matrix.loc["cuda:0", "crash"] == 1 and matrix.loc["cuda:0", "mismatch"] == 1
     assert (matrix["total"] == matrix[list(STATUSES)].sum(axis=1)).all()
 

@@ -13,6 +13,7 @@ from accelbench._core import AccelbenchError, InputError
 __all__ = [
     "AccelbenchError",
     "CatalogError",
+    "CompileError",
     "DeviceError",
     "InputError",
     "UnsupportedError",
@@ -34,3 +35,7 @@ class DeviceError(UsageError):
 
 class UnsupportedError(AccelbenchError):
     """A case cannot run on this device (dtype, backend or size); recorded as `unsupported`."""
+
+
+class CompileError(AccelbenchError):
+    """``torch.compile`` failed on a case's function; recorded as ``compile_error``."""

@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "Flag",
     "Launcher",
+    "Routing",
     "Status",
     "StopReason",
     "TimingMethod",
@@ -51,11 +52,13 @@ class Status(_Text):
     CRASH = "crash"
     TIMEOUT = "timeout"
     MISMATCH = "mismatch"
+    #: torch.compile failed on the case's function (the error says why)
+    COMPILE_ERROR = "compile_error"
 
 
 #: Statuses that make ``accelbench run`` exit 1.
 FAILED: frozenset[Status] = frozenset(
-    {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH})
+    {Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.MISMATCH, Status.COMPILE_ERROR})
 
 
 class Event(_Text):
@@ -160,3 +163,15 @@ class Launcher(_Text):
     TORCHRUN = "torchrun"
     SLURM = "slurm"
     LOCAL = "local"
+
+
+class Routing(_Text):
+    """How the tokens of an MoE layer are spread over its experts (``moe``, ``all_to_allv``).
+
+    ``balanced``: every expert gets the same number of token slots (within one);
+    ``skewed``: a few hot experts get most of them (Zipf s=1.2 over a seeded
+    order of the experts). See :mod:`accelbench.workloads.routing`.
+    """
+
+    BALANCED = "balanced"
+    SKEWED = "skewed"

@@ -12,8 +12,10 @@ The API is one function::
     peak_for("NVIDIA H100 80GB HBM3", "bf16")   # Peak(989.4, "TFLOP/s", ...)
     peak_for("NVIDIA H100 80GB HBM3", "memory") # Peak(3350.0, "GB/s", ...)
 
-``dtype`` is one of ``fp64 fp32 tf32 bf16 fp16 fp8`` (TFLOP/s) or ``memory``
-(GB/s). A device is matched by its name as PyTorch reports it
+``dtype`` is one of ``fp64 fp32 tf32 bf16 fp16 fp8`` (TFLOP/s), ``int8``
+(TOP/s: integer multiply-adds count two operations, as FLOPs do) or ``memory``
+(GB/s); a run's dtype column maps to these through :func:`peak_kind`
+(``fp8_e4m3`` and ``fp8_e5m2`` -> ``fp8``). A device is matched by its name as PyTorch reports it
 (``torch.cuda.get_device_name``), case-insensitively, by the first entry
 whose pattern matches; ``None`` means "not known", never zero.
 
@@ -29,7 +31,12 @@ AVX-512 over 256-bit halves); two 512-bit pipes for other AVX-512 CPUs; two
 128-bit pipes otherwise (NEON, SSE). bf16 doubles the fp32 rate where the
 CPU has a bf16 dot-product instruction (``avx512_bf16``), fp16 where it has
 ``avx512_fp16``; AMX tile units are not modelled (their peak is far higher and
-rarely reached by PyTorch). The frequency is the higher of what the OS
+rarely reached by PyTorch). int8 (TOP/s) uses 8-bit lanes where the CPU has a
+VNNI dot-product instruction (``avx512_vnni``, ``avx_vnni``: four int8
+products summed into each 32-bit lane per instruction), else 16-bit lanes (the
+``vpmaddubsw`` + ``vpmaddwd`` pair). No CPU here has fp8 arithmetic: fp8
+operands are widened before the multiply, so the fp8 estimate is the bf16
+one, and says so. The frequency is the higher of what the OS
 reports (``cpuinfo_max_freq``, else ``cpu MHz``) and what a busy core is
 measured to run at (:func:`accelbench._core.core_clock_hz`: a chain of
 dependent integer additions retires one per cycle). The measurement matters
@@ -59,10 +66,25 @@ __all__ = [
     "cpu_peak",
     "match_device",
     "peak_for",
+    "peak_kind",
+    "unit_of",
 ]
 
 #: What ``peak_for`` accepts: data types (TFLOP/s) and ``memory`` (GB/s).
-KINDS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "memory")
+KINDS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "memory")
+
+#: Result dtypes whose peak is another kind's.
+_KIND_OF_DTYPE = {"fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+
+
+def peak_kind(dtype: str) -> str:
+    """The peak kind of a result's ``dtype`` (``fp8_e4m3`` -> ``fp8``; others unchanged)."""
+    return _KIND_OF_DTYPE.get(dtype, dtype)
+
+
+def unit_of(kind: str) -> str:
+    """TFLOP/s, TOP/s (int8) or GB/s (memory)."""
+    return {"memory": "GB/s", "int8": "TOP/s"}.get(kind, "TFLOP/s")
 
 
 @dataclass(frozen=True)
@@ -70,7 +92,7 @@ class Peak:
     """One peak figure: value in ``unit`` (TFLOP/s or GB/s), where it comes from."""
 
     value: float
-    unit: str
+    unit: str  # TFLOP/s, TOP/s (int8) or GB/s
     source: str
     estimated: bool = False
     device: str = ""
@@ -78,7 +100,7 @@ class Peak:
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """Published peaks of one accelerator model (dense TFLOP/s per dtype, memory GB/s)."""
+    """Published peaks of one accelerator model (dense TFLOP/s or TOP/s per kind, memory GB/s)."""
 
     name: str
     pattern: str
@@ -92,23 +114,26 @@ class DeviceSpec:
 
 
 def _nv(
-    tf64: float, tf32: float, tf32_tensor: float, half: float, fp8: float | None
+    tf64: float, tf32: float, tf32_tensor: float, half: float, fp8: float | None, int8: float
 ) -> dict[str, float]:
-    out = {"fp64": tf64, "fp32": tf32, "tf32": tf32_tensor, "bf16": half, "fp16": half}
+    out = {"fp64": tf64, "fp32": tf32, "tf32": tf32_tensor, "bf16": half, "fp16": half,
+           "int8": int8}
     if fp8 is not None:
         out["fp8"] = fp8
     return out
 
 
-_H100_SXM = _nv(67.0, 67.0, 494.7, 989.4, 1978.9)
+_H100_SXM = _nv(67.0, 67.0, 494.7, 989.4, 1978.9, 1978.9)
 _MI300 = {"fp64": 163.4, "fp32": 163.4, "tf32": 653.7, "bf16": 1307.4, "fp16": 1307.4,
-          "fp8": 2614.9}
+          "fp8": 2614.9, "int8": 2614.9}
 
 #: The table, most specific pattern first (``H100 PCIe`` before ``H100``).
 PEAKS: tuple[DeviceSpec, ...] = (
-    DeviceSpec("NVIDIA H100 PCIe", r"h100.*pcie", _nv(51.0, 51.0, 378.0, 756.0, 1513.0), 2000.0,
+    DeviceSpec("NVIDIA H100 PCIe", r"h100.*pcie", _nv(51.0, 51.0, 378.0, 756.0, 1513.0, 1513.0),
+               2000.0,
                "NVIDIA H100 Tensor Core GPU datasheet (PCIe column; dense = sparse / 2)"),
-    DeviceSpec("NVIDIA H100 NVL", r"h100.*nvl", _nv(60.0, 60.0, 417.5, 835.5, 1670.5), 3900.0,
+    DeviceSpec("NVIDIA H100 NVL", r"h100.*nvl", _nv(60.0, 60.0, 417.5, 835.5, 1670.5, 1670.5),
+               3900.0,
                "NVIDIA H100 Tensor Core GPU datasheet (H100 NVL column; dense = sparse / 2)"),
     DeviceSpec("NVIDIA GH200", r"gh200", dict(_H100_SXM), None,
                "NVIDIA GH200 Grace Hopper Superchip datasheet (memory differs by HBM3/HBM3e "
@@ -117,15 +142,17 @@ PEAKS: tuple[DeviceSpec, ...] = (
                "NVIDIA H100 Tensor Core GPU datasheet (SXM column; dense = sparse / 2)"),
     DeviceSpec("NVIDIA H200 SXM", r"h200", dict(_H100_SXM), 4800.0,
                "NVIDIA H200 Tensor Core GPU datasheet (SXM column; dense = sparse / 2)"),
-    DeviceSpec("NVIDIA B200", r"b200", {"bf16": 2250.0, "fp16": 2250.0, "fp8": 4500.0}, 8000.0,
+    DeviceSpec("NVIDIA B200", r"b200",
+               {"bf16": 2250.0, "fp16": 2250.0, "fp8": 4500.0, "int8": 4500.0}, 8000.0,
                "NVIDIA HGX B200 datasheet, per GPU (dense = sparse / 2); "
                "2250 bf16 also in stas00/ml-engineering's accelerator table"),
     DeviceSpec("NVIDIA A100 80GB PCIe", r"a100.*80gb.*pcie|a100.*pcie.*80gb",
-               _nv(19.5, 19.5, 156.0, 312.0, None), 1935.0,
+               _nv(19.5, 19.5, 156.0, 312.0, None, 624.0), 1935.0,
                "NVIDIA A100 Tensor Core GPU datasheet (80GB PCIe column)"),
-    DeviceSpec("NVIDIA A100 80GB SXM", r"a100.*80gb", _nv(19.5, 19.5, 156.0, 312.0, None), 2039.0,
+    DeviceSpec("NVIDIA A100 80GB SXM", r"a100.*80gb", _nv(19.5, 19.5, 156.0, 312.0, None, 624.0),
+               2039.0,
                "NVIDIA A100 Tensor Core GPU datasheet (80GB SXM column)"),
-    DeviceSpec("NVIDIA A100 40GB", r"a100", _nv(19.5, 19.5, 156.0, 312.0, None), 1555.0,
+    DeviceSpec("NVIDIA A100 40GB", r"a100", _nv(19.5, 19.5, 156.0, 312.0, None, 624.0), 1555.0,
                "NVIDIA A100 Tensor Core GPU datasheet (40GB columns)"),
     DeviceSpec("AMD Instinct MI325X", r"mi325x", dict(_MI300), 6000.0,
                "AMD Instinct MI325X accelerator data sheet (dense figures)"),
@@ -143,8 +170,8 @@ PEAKS: tuple[DeviceSpec, ...] = (
     DeviceSpec("Huawei Ascend 910B", r"ascend\s*910b|910b", {"fp16": 320.0, "bf16": 320.0}, None,
                "no public vendor datasheet; 320 TFLOP/s fp16 is the widely reported figure "
                "(variants 910B1-B4 differ)", estimated=True),
-    DeviceSpec("Huawei Ascend 910", r"ascend\s*910", {"fp16": 256.0}, None,
-               "Huawei Ascend 910 launch announcement (2019): 256 TFLOP/s fp16"),
+    DeviceSpec("Huawei Ascend 910", r"ascend\s*910", {"fp16": 256.0, "int8": 512.0}, None,
+               "Huawei Ascend 910 launch announcement (2019): 256 TFLOP/s fp16, 512 TOP/s int8"),
     DeviceSpec("Apple M2 Ultra", r"m2 ultra", {"fp32": 27.2}, 800.0,
                "Apple M2 Ultra press release"),
     DeviceSpec("Apple M2 Max", r"m2 max", {"fp32": 13.6}, 400.0,
@@ -262,28 +289,42 @@ def _fma_bits(info: CpuInfo) -> tuple[int, str]:
     return 2 * 128, "2 x 128-bit FMA (assumed)"
 
 
-def cpu_peak(dtype: str, info: CpuInfo | None = None, threads: int | None = None) -> Peak | None:
-    """Estimated peak TFLOP/s of the host CPU for ``dtype`` (None if the clock is unknown)."""
-    info = info or cpu_info(threads)
-    bits = {"fp64": 64, "fp32": 32, "bf16": 32, "fp16": 32}.get(dtype)
-    if bits is None or info.ghz is None:
+def _lanes(kind: str, flags: frozenset[str]) -> tuple[int, int, str] | None:
+    """(lane bits, speedup, note) of a peak kind on a CPU with these ISA flags."""
+    if kind == "int8":
+        if flags & {"avx512_vnni", "avx_vnni"}:
+            return 8, 1, " (VNNI int8 dot products)"
+        return 16, 1, " (int8 via vpmaddubsw/vpmaddwd, no VNNI)"
+    bits = {"fp64": 64, "fp32": 32, "bf16": 32, "fp16": 32, "fp8": 32}.get(kind)
+    if bits is None:
         return None
+    half = "bf16" if kind == "fp8" else kind
+    fast = (half == "bf16" and "avx512_bf16" in flags) or (
+        half == "fp16" and "avx512_fp16" in flags)
+    note = f" x2 ({half} dot-product instructions)" if fast else ""
+    if kind == "fp8":
+        note += "; no fp8 arithmetic: operands widened, the bf16 rate"
+    return bits, 2 if fast else 1, note
+
+
+def cpu_peak(dtype: str, info: CpuInfo | None = None, threads: int | None = None) -> Peak | None:
+    """Estimated peak of the host CPU for a peak kind (None if unknown): TFLOP/s, int8 TOP/s."""
+    info = info or cpu_info(threads)
+    lanes = _lanes(dtype, info.flags)
+    if lanes is None or info.ghz is None:
+        return None
+    bits, speedup, extra = lanes
     fma_bits, why = _fma_bits(info)
-    speedup = 1
-    if (dtype == "bf16" and "avx512_bf16" in info.flags) or (
-        dtype == "fp16" and "avx512_fp16" in info.flags
-    ):
-        speedup = 2
     per_cycle = 2 * fma_bits // bits * speedup
     value = info.cores * info.ghz * per_cycle / 1e3
-    extra = f" x2 ({dtype} dot-product instructions)" if speedup == 2 else ""
+    op = "OP" if dtype == "int8" else "FLOP"
     source = (f"estimate: {info.cores} cores x {info.ghz:.2f} GHz ({info.ghz_source}) x "
-              f"{per_cycle} FLOP/cycle ({why}, {bits}-bit lanes{extra})")
-    return Peak(value, "TFLOP/s", source, estimated=True, device=info.model)
+              f"{per_cycle} {op}/cycle ({why}, {bits}-bit lanes{extra})")
+    return Peak(value, unit_of(dtype), source, estimated=True, device=info.model)
 
 
 def peak_for(device_name: str, dtype: str, threads: int | None = None) -> Peak | None:
-    """Peak of ``dtype`` (TFLOP/s) or of ``"memory"`` (GB/s) for a device, or None if unknown.
+    """Peak of a kind (TFLOP/s; int8 TOP/s) or of ``"memory"`` (GB/s) for a device, or None.
 
     Table entries come first; a name that is this host's CPU model gets the
     labelled CPU estimate (compute only: no memory-bandwidth estimate is made).
@@ -299,7 +340,7 @@ def peak_for(device_name: str, dtype: str, threads: int | None = None) -> Peak |
         value = spec.tflops.get(dtype)
         if value is None:
             return None
-        return Peak(value, "TFLOP/s", spec.source, spec.estimated, spec.name)
+        return Peak(value, unit_of(dtype), spec.source, spec.estimated, spec.name)
     if dtype != "memory" and device_name.strip() == cpu_info(threads).model:
         return cpu_peak(dtype, threads=threads)
     return None

@@ -3,7 +3,8 @@
 :func:`annotate` takes a results frame (one row per case) and fills:
 
 * ``peak_tflops`` / ``peak_gbps``: the device's published peak for the row's
-  dtype and its peak memory bandwidth (:func:`accelbench.analysis.peaks.peak_for`;
+  dtype (fp8 rows: the fp8 peak; int8 rows: TOP/s, as their ``tflops``) and its
+  peak memory bandwidth (:func:`accelbench.analysis.peaks.peak_for`;
   the host CPU gets a labelled estimate for compute and none for memory);
 * ``pct_of_peak``: the *speed-of-light* percentage, the larger of
   ``100 * tflops / peak_tflops`` and ``100 * gbps / peak_gbps`` (as profilers
@@ -30,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from accelbench.analysis.peaks import KINDS, Peak, peak_for
+from accelbench.analysis.peaks import KINDS, Peak, peak_for, peak_kind
 from accelbench.kinds import Flag, Status, join_flags, split_flags
 from accelbench.results.schema import as_float
 
@@ -91,7 +92,7 @@ def annotate(frame: pd.DataFrame, lookup: PeakLookup = peak_for) -> pd.DataFrame
         tflops, gbps = _num(row.get("tflops")), _num(row.get("gbps"))
         used: list[Peak] = []
         utils: list[float] = []
-        compute = peak(name, dtype) if tflops is not None else None
+        compute = peak(name, peak_kind(dtype)) if tflops is not None else None
         if compute is not None and tflops is not None:
             values["peak_tflops"][i] = compute.value
             utils.append(100.0 * tflops / compute.value)

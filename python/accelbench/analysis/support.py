@@ -6,7 +6,7 @@ all) and defect counts (errors, crashes, hangs, wrong answers). Every row of
 a results table is one such combination, so the matrix is a count of rows
 per device and status. ``unsupported`` means the backend declined the case
 (dtype, size, missing operator); ``error``/``crash``/``timeout``/``mismatch``
-are defects found.
+and ``compile_error`` (``torch.compile`` failed) are defects found.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def support_matrix(frame: pd.DataFrame, by: Sequence[str] = ("device",)) -> pd.D
     """Counts of cases per ``by`` group (default: device) and status.
 
     Columns: ``total`` then one column per status in :data:`~accelbench.results.STATUSES`
-    order (ok, unsupported, error, crash, timeout, mismatch), all integers; one row per
-    group. Works on one run (``accelbench.load``) or several concatenated.
+    order (ok, unsupported, error, crash, timeout, mismatch, compile_error), all integers;
+    one row per group. Works on one run (``accelbench.load``) or several concatenated.
     """
     keys = list(by)
     missing = [k for k in [*keys, "status"] if k not in frame.columns]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -150,6 +151,9 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("--world-size", type=_ranks,
                      help="ranks of the local world the collectives run in (2 on CPU, "
                           "one per device otherwise; ignored under torchrun/srun)")
+    run.add_argument("--check-repeats", type=_bounded_int(10_000), metavar="K",
+                     help="collectives: run the exact data check K times on fresh inputs "
+                          "(an intermittent fault shows in some launches only; default 1)")
     run.add_argument("--cache", choices=("warm", "cold"),
                      help="warm (default) or cold: flush the last-level cache before each launch")
     run.add_argument("--graph", action="store_true", default=None,
@@ -209,6 +213,7 @@ def _add_fleet(sub: Any) -> None:
     p = sub.add_parser("fleet", help="run the same cases on every rank of a world at once "
                        "and flag the slow or wrong rank (exit 1)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|... (rank i uses device i)")
+    _add_import(p)
     p.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
     p.add_argument("--kernels", type=_csv, help="comma-separated families")
     p.add_argument("--dtypes", type=_csv, help="comma-separated dtypes")
@@ -227,10 +232,33 @@ def _add_fleet(sub: Any) -> None:
     p.add_argument("--min-samples", type=_samples, help="samples before stopping")
     p.add_argument("--target-rel-ci", type=_fraction, help="target CI of the median")
     p.add_argument("--no-check", action="store_true", help="skip output fingerprints")
+    p.add_argument("--links", action="store_true",
+                   help="after the cases, measure the links: every pair of devices within a "
+                        "node, a ring per rail across nodes, bisected to name a slow link")
+    p.add_argument("--links-only", action="store_true", help="measure the links, no cases")
+    p.add_argument("--link-size", type=_size, metavar="BYTES",
+                   help="message size of the link tests (64MiB; 1MiB on CPU)")
+    p.add_argument("--link-samples", type=_samples, default=9,
+                   help="samples per link, each of 4 messages (9)")
+    p.add_argument("--link-threshold", type=_bounded_float(1e6), default=10.0, metavar="PCT",
+                   help="flag a link when the whole CI of its time ratio to its peers is more "
+                        "than PCT%% slower (10)")
     p.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="also write the fleet summary here ('-': stdout, no table)")
     p.add_argument("-q", "--quiet", action="store_true", help="no table")
+
+
+def _size(text: str) -> int:
+    """``4MiB``, ``65536``: bytes (binary units)."""
+    match = re.fullmatch(r"\s*(\d+)\s*(b|kib|mib|gib)?\s*", text.lower())
+    if not match or int(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 65536, 1MiB, 64MiB)")
+    scale = {None: 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30}[match.group(2)]
+    size = int(match.group(1)) * scale
+    if size > MAX_GIB * 2**30:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_GIB:g} GiB: {text!r}")
+    return size
 
 
 def _nonnegative_percent(text: str) -> float:

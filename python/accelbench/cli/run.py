@@ -15,6 +15,7 @@ import torch
 from rich.console import Console
 
 from accelbench import _core
+from accelbench.analysis.compiled import compile_pairs
 from accelbench.analysis.peaks import Peak, peak_for
 from accelbench.analysis.roofline import annotate, peak_sources
 from accelbench.analysis.support import support_matrix
@@ -31,6 +32,7 @@ from accelbench.report.plots import require_matplotlib
 from accelbench.report.tables import (
     advice,
     collectives_table,
+    compile_table,
     console,
     fmt_time,
     print_errors,
@@ -74,7 +76,7 @@ def _select(
 def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Settings:
     values: dict[str, Any] = dict(suite_settings)
     for key in ("warmup", "max_case_time", "target_rel_ci", "min_samples", "case_timeout",
-                "cache", "graph", "sustain", "rounds"):
+                "cache", "graph", "sustain", "rounds", "check_repeats"):
         flag = getattr(args, key, None)
         if flag is not None:
             values[key] = flag
@@ -306,6 +308,9 @@ def _report(frame: pd.DataFrame, plan: _Plan, err: Console) -> None:
     out.print(support_table(support_matrix(frame)))
     if (frame["kernel"] == "collectives").any():
         out.print(collectives_table(frame, f"collectives on {name}"))
+    compiled = compile_table(compile_pairs(frame), f"eager vs compiled on {name}")
+    if compiled is not None:
+        out.print(compiled)
     roof = roofline_table(frame, f"roofline on {name}")
     if roof is not None:
         out.print(roof)

@@ -61,16 +61,23 @@ def local_device(spec: str, local_rank: int) -> Device:
     return device
 
 
-def init_rank(env: WorldEnv, device_spec: str, timeout_s: float) -> RankContext:
-    """Join the process group of ``env``; returns this rank's context."""
+def init_rank(env: WorldEnv, device_spec: str, timeout_s: float,
+              control_only: bool = False) -> RankContext:
+    """Join the process group of ``env``; returns this rank's context.
+
+    ``control_only``: the world only coordinates (barriers, gathers of CPU objects, as in a
+    fleet), so a device whose collective library torch does not know joins over gloo.
+    """
     device = local_device(device_spec, env.local_rank)
     backend = dist_backend(device.backend)
+    if backend is None and control_only:
+        backend = "gloo"
     if backend is None:
         raise UsageError(f"no torch.distributed backend for {device.backend}")
     os.environ.setdefault("MASTER_ADDR", env.master_addr)
     os.environ.setdefault("MASTER_PORT", str(env.master_port))
     kwargs: dict[str, Any] = {}
-    if device.backend != "cpu":
+    if device.backend != "cpu" and backend != "gloo":
         kwargs["device_id"] = torch.device(device.spec)
     dist.init_process_group(backend, init_method="env://", rank=env.rank,
                             world_size=env.world_size,

@@ -28,12 +28,19 @@ slowest over the fastest rank's median.
 collective once; the outcome (ok, or the reason it is unsupported, or an
 error) is all-gathered, so all ranks skip an unsupported case together.
 
+**Repeated data check** (``--check-repeats K``, nccl-tests' ``-c``): after
+timing, the collective runs K more times on fresh known inputs and every
+output is compared exactly; a fault that shows once in K launches (a flaky
+link or device) makes the case a ``mismatch`` naming the ranks whose output
+was wrong and the check in which it first was.
+
 **Fault injection (tests only).** ``ACCELBENCH_FAULT=ACTION:RANK:CASE``
 (several joined by ``;``) makes ``RANK`` misbehave in the case whose name
 contains ``CASE``: ``kill``
 (SIGKILL itself from a timer thread while it is inside the collectives of a
 sampling batch), ``hang`` (sleep inside a batch while its peers wait in the
-collective) or ``corrupt`` (alter one output element before the data check).
+collective), ``corrupt`` (alter one output element before the data check) or
+``flaky`` (alter it in the second data check only: one check misses it).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -67,7 +75,6 @@ from accelbench.workloads.base import Case
 from accelbench.workloads.collectives import (
     CollectiveOp,
     CollectiveSpec,
-    bus_factor,
     count_wrong,
     expected_output,
 )
@@ -216,31 +223,50 @@ def measure_on_rank(case: Case, ctx: RankContext, settings: Settings) -> dict[st
         return {"status": status, "error": where + message, "world_size": ctx.world_size}
     assert op is not None
     seconds, plan = _sample_in_lockstep(op, ctx, settings, fault)
-    # Data check: fresh known inputs, one collective, exact comparison on every rank.
-    wrong, checked, note = op.check()
-    if fault == "corrupt":
-        op.output().view(-1)[0] += 1
-        wrong, note = _recount(op)
+    wrong, checked, note = _data_check(op, settings.check_repeats, fault)
     counts = torch.tensor([wrong, checked], dtype=torch.int64)
     dist.all_reduce(counts, group=ctx.ctrl)
     notes: list[Any] = [None] * ctx.world_size
-    dist.all_gather_object(notes, (seconds, note), group=ctx.ctrl)
+    dist.all_gather_object(notes, (seconds, note, wrong), group=ctx.ctrl)
     if ctx.rank != 0:
         return None
-    first = next(((r, n) for r, (_, n) in enumerate(notes) if n), None)
     status = Status.MISMATCH if int(counts[0]) else Status.OK
-    error = None
-    if first is not None:
-        error = (f"{int(counts[0])} of {int(counts[1])} elements wrong "
-                 f"(first: rank {first[0]}, {first[1]})")
     return {
-        "status": status, "error": error, "world_size": ctx.world_size,
-        "bytes": op.spec.nbytes(ctx.world_size),
-        "ranks": [{"rank": r, "seconds": s} for r, (s, _) in enumerate(notes)],
+        "status": status, "error": _wrong_text(notes, int(counts[0]), int(counts[1])),
+        "world_size": ctx.world_size, "bytes": op.spec.nbytes(ctx.world_size),
+        "ranks": [{"rank": r, "seconds": s} for r, (s, _, _) in enumerate(notes)],
         "iters": plan["k"], "converged": plan["converged"], "stop_reason": plan["stop_reason"],
         "warmup_s": plan["warmup_s"], "wrong": int(counts[0]), "checked": int(counts[1]),
-        "timer": plan["timer"],
+        "timer": plan["timer"], "check_repeats": settings.check_repeats,
     }
+
+
+def _data_check(op: CollectiveOp, repeats: int, fault: str | None) -> tuple[int, int, str]:
+    """Fresh known inputs, one collective, exact comparison; ``repeats`` times.
+
+    Returns (wrong elements, elements checked, note on the first wrong one).
+    """
+    wrong = checked = 0
+    first = ""
+    for i in range(max(1, repeats)):
+        bad, n, note = op.check()
+        if fault == "corrupt" or (fault == "flaky" and i == 1):
+            op.output().view(-1)[0] += 1
+            bad, note = _recount(op)
+        if bad and not first:
+            first = f"check {i + 1} of {repeats}, {note}" if repeats > 1 else note
+        wrong, checked = wrong + bad, checked + n
+    return wrong, checked, first
+
+
+def _wrong_text(notes: Sequence[tuple[Any, str, int]], wrong: int, checked: int) -> str | None:
+    """The error of a case whose data check failed on some ranks, naming them."""
+    first = next(((r, n) for r, (_, n, _) in enumerate(notes) if n), None)
+    if first is None:
+        return None
+    ranks = ", ".join(str(r) for r, (_, _, w) in enumerate(notes) if w)
+    return (f"{wrong} of {checked} elements wrong on rank(s) {ranks} "
+            f"(first: rank {first[0]}, {first[1]})")
 
 
 def _recount(op: CollectiveOp) -> tuple[int, str]:
@@ -252,9 +278,15 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
     """Fill a result row from rank 0's payload; the outcome to record in the run directory.
 
     Statistics come from the slowest rank's samples (the rank with the
-    largest median), summarised by the shared
+    largest median; a collective finishes when its last rank does), summarised
+    by the shared
     :class:`~accelbench.measure.measurement.Measurement`. ``algbw = bytes /
-    median``; ``busbw = algbw * bus_factor(op, world_size)``.
+    median``; ``busbw = algbw * bus_factor(op, world_size)`` (for ``all_to_allv``
+    the busiest rank's off-rank bytes over ``bytes``: :meth:`CollectiveSpec.bus_factor`).
+    The per-rank distribution is summarised by the fastest rank's median
+    (``rank_min_s``, ``fastest_rank``), the median of the rank medians
+    (``rank_median_s``) and the slowest (``median_s``, ``slowest_rank``); every
+    rank's samples are kept.
     """
     n = payload.get("world_size")
     row.update(status=Status(payload["status"]), error=payload.get("error"), world_size=n)
@@ -263,6 +295,7 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
         return Outcome(row, {})
     medians = [float(_core.summarize(r["seconds"]).median) for r in ranks]
     slow = max(range(len(ranks)), key=lambda i: medians[i])
+    fast = min(range(len(ranks)), key=lambda i: medians[i])
     measurement = Measurement(
         ranks[slow]["seconds"], payload["iters"], payload["converged"],
         StopReason(payload["stop_reason"]), payload["warmup_s"], confidence,
@@ -275,9 +308,11 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
     spec = CollectiveSpec.of(case)
     row.update(
         algbw_gbps=algbw,
-        busbw_gbps=None if algbw is None else algbw * bus_factor(spec.op, int(n or 1)),
+        busbw_gbps=None if algbw is None else algbw * spec.bus_factor(int(n or 1)),
         mismatch_frac=payload["wrong"] / payload["checked"] if payload["checked"] else None,
         rank_skew=max(medians) / min(medians) if min(medians) > 0 else None,
-        slowest_rank=slow,
+        slowest_rank=slow, fastest_rank=fast, rank_min_s=medians[fast],
+        rank_median_s=float(np.median(medians)),
+        check_repeats=payload.get("check_repeats", 1),
     )
     return Outcome(row, {"ranks": list(ranks), "iters": payload["iters"]})

@@ -213,13 +213,18 @@ class LocalWorld:
 
     def run(self, case: Case) -> dict[str, Any]:
         """Measure one case; a crash/timeout payload (and a killed world) on failure."""
+        return self.request({"case": case_dict(case)})
+
+    def request(self, message: dict[str, Any], limit: float | None = None) -> dict[str, Any]:
+        """Send rank 0 one command and wait for its payload (at most ``limit`` seconds,
+        the case limit by default); a crash/timeout payload (and a killed world) on failure."""
         assert self._stdin is not None
         try:
-            self._stdin.write((json.dumps({"case": case_dict(case)}) + "\n").encode())
+            self._stdin.write((json.dumps(message) + "\n").encode())
             self._stdin.flush()
         except OSError:
             pass  # rank 0 is gone; _wait names it
-        reply = self._wait(time.monotonic() + self.limit, "case")
+        reply = self._wait(time.monotonic() + (limit or self.limit), "case", limit)
         if reply.get("event") == "result":
             payload: dict[str, Any] = reply["payload"]
             if payload.get("fatal"):
@@ -267,7 +272,7 @@ class LocalWorld:
             log.close()
 
     # -- the watchdog ---------------------------------------------------------
-    def _wait(self, deadline: float, what: str) -> dict[str, Any]:
+    def _wait(self, deadline: float, what: str, limit: float | None = None) -> dict[str, Any]:
         """Next message from rank 0, or a crash/timeout payload naming the ranks."""
         while True:
             line, sep, rest = self._buf.partition(b"\n")
@@ -285,7 +290,7 @@ class LocalWorld:
                 return crash
             if time.monotonic() > deadline:
                 ranks = ", ".join(str(r) for r in range(self.world_size))
-                limit = START_TIMEOUT_S if what == "start" else self.limit
+                limit = START_TIMEOUT_S if what == "start" else (limit or self.limit)
                 return {"status": Status.TIMEOUT, "world_size": self.world_size,
                         "error": f"no answer within {limit:.0f} s; killed ranks {ranks} "
                                  "(SIGKILL)"}
@@ -340,8 +345,10 @@ def default_world_size(device: Device) -> int:
     return int(getattr(torch, device.backend).device_count())
 
 
-def unsupported_world(device: Device, n: int) -> str | None:
-    if dist_backend(device.backend) is None:
+def unsupported_world(device: Device, n: int, control_only: bool = False) -> str | None:
+    """Why a local world of ``n`` ranks cannot run on ``device`` (None: it can).
+    ``control_only``: the world needs no collective library of the device (gloo serves)."""
+    if dist_backend(device.backend) is None and not control_only:
         return f"torch.distributed has no backend for {device.backend}"
     if n < 2:
         return (f"a collective needs at least 2 ranks; {n} {device.backend} device visible "

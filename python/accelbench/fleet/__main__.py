@@ -4,8 +4,10 @@ The environment carries ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and
 ``MASTER_ADDR``/``MASTER_PORT`` as torchrun sets them, plus the device,
 settings, run id, the suite (loaded again here, so user-defined families
 are registered in every rank) and the result pipe. Rank 0 reads cases from
-stdin, one JSON line each, broadcasts them, runs them with the other ranks
-and writes every rank's reports for each case as one JSON line to the pipe.
+stdin, one JSON line each (``{"case": ...}``, ``{"links": ...}`` or
+``{"stop": true}``), broadcasts them, runs them with the other ranks and
+writes every rank's reports for each case (the link rows for ``links``) as
+one JSON line to the pipe.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ def main() -> int:
     die_with_parent(int(os.environ["ACCELBENCH_PARENT_PID"]), watch=False)
     import torch.distributed as dist
 
-    from accelbench.distributed.lead import broadcast_case, init_rank
-    from accelbench.distributed.world import WorldEnv, case_from_dict
-    from accelbench.fleet.rank import fleet_case, world_hosts
+    from accelbench.distributed.lead import init_rank
+    from accelbench.distributed.world import WorldEnv
+    from accelbench.fleet.rank import broadcast_command, execute, follow, world_hosts
     from accelbench.kinds import Launcher
     from accelbench.measure.core import Settings
     from accelbench.workloads.catalog import load_suite
@@ -39,11 +41,10 @@ def main() -> int:
     settings = Settings.from_dict(json.loads(os.environ["ACCELBENCH_SETTINGS"]))
     run_id = os.environ[RUN_ID_ENV]
     ctx = init_rank(env, os.environ["ACCELBENCH_DEVICE"],
-                    float(os.environ["ACCELBENCH_PG_TIMEOUT"]))
+                    float(os.environ["ACCELBENCH_PG_TIMEOUT"]), control_only=True)
     hosts = world_hosts(ctx)  # also the barrier: every rank is in
     if rank != 0:
-        while (case := broadcast_case(ctx, None)) is not None:
-            fleet_case(ctx, case, settings, run_id, hosts)
+        follow(ctx, settings, run_id, hosts)
         dist.destroy_process_group()
         return 0
     out = os.fdopen(int(os.environ["ACCELBENCH_RESULT_FD"]), "w", buffering=1)
@@ -52,14 +53,16 @@ def main() -> int:
         message = json.loads(line)
         if message.get("stop"):
             break
-        case = case_from_dict(message["case"])
-        broadcast_case(ctx, case)
-        got = fleet_case(ctx, case, settings, run_id, hosts)
-        payload = got if isinstance(got, dict) else {"reports": got}
+        broadcast_command(ctx, message)
+        got = execute(ctx, message, settings, run_id, hosts)
+        if "links" in message:
+            payload = {"links": got}
+        else:
+            payload = got if isinstance(got, dict) else {"reports": got}
         out.write(json.dumps({"event": "result", "payload": payload}, default=str) + "\n")
         if isinstance(got, dict):
             return 1  # the world is broken: the parent ends it
-    broadcast_case(ctx, None)
+    broadcast_command(ctx, None)
     dist.destroy_process_group()
     return 0
 

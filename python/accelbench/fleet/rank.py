@@ -26,12 +26,16 @@ from typing import Any
 import torch.distributed as dist
 
 from accelbench.distributed.rank import RankContext
+from accelbench.distributed.world import case_from_dict
+from accelbench.fleet.linkplan import LinkOptions
+from accelbench.fleet.links import run_links
 from accelbench.kinds import Status
 from accelbench.measure.case import measure_case
 from accelbench.measure.core import Settings
 from accelbench.workloads.base import Case
 
-__all__ = ["FAULT_ENV", "fleet_case", "straggler_wait_s", "world_hosts"]
+__all__ = ["FAULT_ENV", "broadcast_command", "execute", "fleet_case", "follow",
+           "straggler_wait_s", "world_hosts"]
 
 FAULT_ENV = "ACCELBENCH_FLEET_FAULT"
 WAIT_ENV = "ACCELBENCH_FLEET_WAIT"
@@ -104,3 +108,25 @@ def fleet_case(ctx: RankContext, case: Case, settings: Settings, run_id: str,
     gathered: list[Any] = [None] * ctx.world_size if ctx.rank == 0 else []
     dist.gather_object(report, gathered if ctx.rank == 0 else None, dst=0, group=ctx.ctrl)
     return gathered if ctx.rank == 0 else None
+
+
+def broadcast_command(ctx: RankContext, command: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Rank 0 sends the next command to every rank: ``{"case": ...}``, ``{"links": ...}``
+    or None (stop); every rank returns it."""
+    box: list[Any] = [command]
+    dist.broadcast_object_list(box, src=0, group=ctx.ctrl)
+    return None if box[0] is None else dict(box[0])
+
+
+def execute(ctx: RankContext, command: dict[str, Any], settings: Settings, run_id: str,
+            hosts: list[str]) -> Any:
+    """Carry out a command on this rank; rank 0 gets the reports (a case) or the link rows."""
+    if "links" in command:
+        return run_links(ctx, LinkOptions(**command["links"]))
+    return fleet_case(ctx, case_from_dict(command["case"]), settings, run_id, hosts)
+
+
+def follow(ctx: RankContext, settings: Settings, run_id: str, hosts: list[str]) -> None:
+    """A rank other than 0: carry out what rank 0 broadcasts until it says stop."""
+    while (command := broadcast_command(ctx, None)) is not None:
+        execute(ctx, command, settings, run_id, hosts)

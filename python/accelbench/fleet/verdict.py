@@ -35,7 +35,7 @@ import numpy as np
 from accelbench import _core
 from accelbench.numerics.tolerance import tolerance_for
 
-__all__ = ["CaseVerdict", "FleetFlag", "RankResult", "RankVerdict", "judge_case"]
+__all__ = ["CaseVerdict", "FleetFlag", "RankResult", "RankVerdict", "judge_case", "ratio_cis"]
 
 #: Bootstrap every rank while ranks x resamples stays below this; above it only candidates.
 FULL_BOOTSTRAP_RANKS = 256
@@ -48,6 +48,8 @@ class FleetFlag(str, Enum):
     SLOW_LATE = "slow_late"  # sustained run: the last third of the windows is slow
     WRONG = "wrong"  # output disagrees with the other ranks'
     FAILED = "failed"  # the case failed on this rank only
+    SLOW_LINK = "slow_link"  # links: this send/recv link is slower than its peers
+    SLOW_SEGMENT = "slow_segment"  # links: a ring segment is slow, no single link named
 
     def __str__(self) -> str:
         return str(self.value)
@@ -104,9 +106,12 @@ def _medians(samples: Sequence[Sequence[float]]) -> np.ndarray:
     return np.array([float(np.median(s)) if len(s) else np.nan for s in samples])
 
 
-def _ratios(samples: Sequence[Sequence[float]], threshold: float, confidence: float,
+def ratio_cis(samples: Sequence[Sequence[float]], threshold: float, confidence: float,
             resamples: int, seed: int) -> tuple[float | None, list[tuple[float, float, float]]]:
-    """World median and per rank (ratio, ci_low, ci_high); NaN where a rank has no samples."""
+    """The median of the medians and, per sample set, (ratio to it, ci_low, ci_high).
+
+    NaN where a set has no samples. Used for ranks (a case) and for links.
+    """
     med = _medians(samples)
     finite = med[np.isfinite(med)]
     if finite.size == 0 or float(np.median(finite)) <= 0:
@@ -158,7 +163,7 @@ def judge_case(key: str, results: Sequence[RankResult], *, threshold: float = 0.
                seed: int = 0) -> CaseVerdict:
     """Every rank's verdict for one case (see the module docstring)."""
     ok = [r for r in results if r.status == "ok" and len(r.seconds)]
-    world, ratios = _ratios([r.seconds for r in ok], threshold, confidence, resamples, seed)
+    world, ratios = ratio_cis([r.seconds for r in ok], threshold, confidence, resamples, seed)
     verdicts = {r.rank: RankVerdict(r.rank, r.host) for r in results}
     limit = 1.0 + threshold
     for r, (ratio, lo, hi) in zip(ok, ratios, strict=True):
@@ -170,7 +175,7 @@ def judge_case(key: str, results: Sequence[RankResult], *, threshold: float = 0.
                 v.flags.append(FleetFlag.SLOW)
     if sustained and ok:
         late = [list(r.seconds[-max(1, len(r.seconds) // 3):]) for r in ok]
-        _, late_ratios = _ratios(late, threshold, confidence, resamples, seed + 7919)
+        _, late_ratios = ratio_cis(late, threshold, confidence, resamples, seed + 7919)
         for r, (ratio, lo, _hi) in zip(ok, late_ratios, strict=True):
             v = verdicts[r.rank]
             v.late_ratio, v.late_ci_low = ratio, lo

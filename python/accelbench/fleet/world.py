@@ -12,32 +12,43 @@ ranks: rank 0 broadcasts each case, every rank runs it
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch.distributed as dist
 
 from accelbench.devices import Device
-from accelbench.distributed.lead import broadcast_case, init_rank
+from accelbench.distributed.lead import init_rank
 from accelbench.distributed.world import (
     LocalWorld,
     WorldEnv,
+    case_dict,
     case_time_limit,
     unsupported_world,
 )
 from accelbench.fleet.__main__ import RUN_ID_ENV, SUITE_ENV
-from accelbench.fleet.rank import fleet_case, straggler_wait_s, world_hosts
+from accelbench.fleet.linkplan import LinkOptions, step_count
+from accelbench.fleet.rank import (
+    broadcast_command,
+    execute,
+    follow,
+    straggler_wait_s,
+    world_hosts,
+)
 from accelbench.fleet.verdict import CaseVerdict, RankResult, judge_case
 from accelbench.measure.core import Settings
 from accelbench.workloads.base import Case
 
-__all__ = ["FleetOptions", "failure_ranks", "fleet_rows", "run_joined", "run_local"]
+__all__ = ["FleetOptions", "failure_ranks", "fleet_rows", "link_time_limit", "run_joined",
+           "run_local"]
 
-#: Called with each case and rank 0's payload: {"reports": [...]} or a fatal failure.
-OnCase = Callable[[Case, Mapping[str, Any]], None]
+#: Called with each case and rank 0's payload: {"reports": [...]} or a fatal failure;
+#: after the cases, with None and {"links": [rows]} when links are measured.
+OnCase = Callable[[Case | None, Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -47,12 +58,31 @@ class FleetOptions:
     threshold: float = 0.05  # flag when the whole CI is this much slower than the world
     resamples: int = 2000  # bootstrap resamples per rank and case
     sustained: bool = False  # samples are time windows (--sustain)
+    links: LinkOptions | None = None  # measure the links after the cases (--links)
+
+
+def link_time_limit(world_size: int, opts: LinkOptions) -> float:
+    """Seconds the link phase may take before the world is declared hung: generous.
+
+    The most steps a world of this size can need (all ranks on one node, or
+    every rank a node of its own), each allowed 0.5 s plus its messages at
+    0.1 GB/s. ``ACCELBENCH_CASE_TIMEOUT`` overrides it.
+    """
+    override = os.environ.get("ACCELBENCH_CASE_TIMEOUT")
+    if override:
+        return float(override)
+    steps = max(step_count([list(range(world_size))], opts),
+                step_count([[r] for r in range(world_size)], opts))
+    return 60.0 + steps * (0.5 + (opts.messages + 1) * opts.size / 1e8)
 
 
 def run_local(cases: Iterable[Case], device: Device, settings: Settings, run_id: str,
-              world_size: int, suite: str, on_case: OnCase) -> str | None:
-    """Run ``cases`` in a local world of ``world_size`` ranks; the fatal error, if any."""
-    reason = unsupported_world(device, world_size) if world_size > 1 else None
+              world_size: int, suite: str, on_case: OnCase,
+              links: LinkOptions | None = None) -> str | None:
+    """Run ``cases`` (then the links) in a local world of ``world_size`` ranks; the fatal
+    error, if any."""
+    reason = (unsupported_world(device, world_size, control_only=True) if world_size > 1
+              else None)
     if reason:
         return reason
     world = LocalWorld(world_size, device.spec, settings, module="accelbench.fleet",
@@ -68,30 +98,43 @@ def run_local(cases: Iterable[Case], device: Device, settings: Settings, run_id:
             on_case(case, payload)
             if "reports" not in payload:
                 return str(payload.get("error"))
+        if links is not None:
+            payload = world.request({"links": asdict(links)},
+                                    link_time_limit(world_size, links))
+            on_case(None, payload)
+            if "links" not in payload:
+                return str(payload.get("error"))
         return None
     finally:
         world.close()
 
 
 def run_joined(env: WorldEnv, cases: Sequence[Case], device: Device, settings: Settings,
-               run_id: str, on_case: OnCase) -> str | None:
+               run_id: str, on_case: OnCase, links: LinkOptions | None = None) -> str | None:
     """This process is one rank of a torchrun/Slurm world; rank 0 calls ``on_case``."""
     limit = case_time_limit(settings) + straggler_wait_s(settings)
-    ctx = init_rank(env, device.spec, limit)
+    if links is not None:
+        limit = max(limit, link_time_limit(env.world_size, links))
+    ctx = init_rank(env, device.spec, limit, control_only=True)
     hosts = world_hosts(ctx)
     if env.rank != 0:
-        while (case := broadcast_case(ctx, None)) is not None:
-            fleet_case(ctx, case, settings, run_id, hosts)
+        follow(ctx, settings, run_id, hosts)
         dist.destroy_process_group()
         return None
-    for case in cases:
-        broadcast_case(ctx, case)
-        got = fleet_case(ctx, case, settings, run_id, hosts)
+    commands = [{"case": case_dict(c)} for c in cases]
+    if links is not None:
+        commands.append({"links": asdict(links)})
+    for case, command in zip([*cases, None], commands, strict=False):
+        broadcast_command(ctx, command)
+        got = execute(ctx, command, settings, run_id, hosts)
+        if case is None:
+            on_case(None, {"links": got})
+            continue
         payload: Mapping[str, Any] = got if isinstance(got, dict) else {"reports": got}
         on_case(case, payload)
         if "reports" not in payload:
             return str(payload.get("error"))  # the world is broken: no goodbye
-    broadcast_case(ctx, None)
+    broadcast_command(ctx, None)
     dist.destroy_process_group()
     return None
 

@@ -46,6 +46,7 @@ def measure_case(case: Case, device: Device, settings: Settings, run_id: str) ->
     except Exception as exc:  # a fault of this case: record it, keep the run going
         return failure(row, exc)
     row.update(measurement.columns(prepared.flops, prepared.bytes))
+    row.update(prepared.columns)
     row.update(monitor.columns())
     flags = monitor.flags(timer_intervals(timer, len(measurement.samples)))
     fingerprint = _checks(case, prepared, device, settings, row)

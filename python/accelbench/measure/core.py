@@ -15,7 +15,7 @@ import traceback
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from accelbench.errors import UnsupportedError, UsageError
+from accelbench.errors import CompileError, UnsupportedError, UsageError
 from accelbench.kinds import CacheState, Status
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ class Settings:
     deterministic_algorithms: bool = False  # torch.use_deterministic_algorithms(True)
     #: rounds per case, each in a fresh worker and a shuffled case order (the CLI suites: 3)
     rounds: int = 1
+    #: collectives: data checks after timing, each on fresh inputs (nccl-tests' -c)
+    check_repeats: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.cache, CacheState):
@@ -145,9 +147,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 def failure(row: Row, exc: BaseException) -> Outcome:
-    """``row`` marked with the case's fault: unsupported, out of memory, or an error and where."""
+    """``row`` marked with the case's fault: unsupported, compile error, out of memory, or an
+    error and where."""
     if isinstance(exc, UnsupportedError):
         row.update(status=Status.UNSUPPORTED, error=str(exc))
+    elif isinstance(exc, CompileError):  # the compiler's reason, from the family
+        row.update(status=Status.COMPILE_ERROR, error=str(exc))
     elif isinstance(exc, NotImplementedError):  # the backend has no kernel: its reason
         row.update(status=Status.UNSUPPORTED, error=_first_line(exc) or "not implemented")
     elif is_oom(exc):

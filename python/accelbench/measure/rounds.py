@@ -35,7 +35,7 @@ from accelbench.kinds import CIMethod, Status, StopReason
 from accelbench.measure.core import Outcome, Row, Samples, Settings, throughput
 from accelbench.measure.measurement import statistics_columns
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "RoundPlan", "combine_rounds"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "RoundPlan", "combine_rounds", "rerun_interval"]
 
 #: Bootstrap replicates of the rounds interval (seeded: a run's figures are reproducible).
 BOOTSTRAP_RESAMPLES = 10_000
@@ -56,14 +56,18 @@ class RoundPlan:
         return cls(1 if settings.sustain > 0 else max(1, settings.rounds), run_id)
 
     def settings_for(self, settings: Settings, index: int) -> Settings:
-        """Round ``index``'s settings: ``1 / R`` of the sampling budget and of the minimum
-        samples, the full warm-up, and the numerical checks in the first round only."""
+        """Round ``index``'s settings: ``1 / R`` of the warm-up, of the sampling budget and of
+        the minimum samples; a precision target ``sqrt(R)`` times looser (the R rounds' samples
+        together reach the run's target: a round need not reach it alone); the numerical
+        checks in the first round only."""
         if self.rounds == 1:
             return settings
         return replace(
             settings,
+            warmup=settings.warmup / self.rounds,
             max_case_time=settings.max_case_time / self.rounds,
             min_samples=max(1, math.ceil(settings.min_samples / self.rounds)),
+            target_rel_ci=settings.target_rel_ci * math.sqrt(self.rounds),
             check=settings.check and index == 0,
         )
 
@@ -73,6 +77,25 @@ class RoundPlan:
         if self.rounds > 1:
             random.Random(f"{self.run_id}/round {index}").shuffle(out)
         return out
+
+
+#: A rerun's median differs from this run's by the errors of two estimates, not one: the
+#: difference has twice the variance, so an interval that covers the true median with 95%
+#: covers a rerun's median with only about 83%. Widening the interval by sqrt(2) (on the log
+#: scale, around the median) makes it a 95% interval for the median of a rerun of the same
+#: design: what "will the next run agree?" needs.
+RERUN_FACTOR = math.sqrt(2.0)
+
+
+def rerun_interval(median: float, low: float, high: float) -> Row:
+    """``ci_low_s``, ``ci_high_s`` and ``rel_ci`` of the rerun interval around ``median``
+    from the confidence interval of the median ``(low, high)``."""
+    if not (median > 0 and low > 0 and high > 0):
+        return {}
+    lo = median * (low / median) ** RERUN_FACTOR
+    hi = median * (high / median) ** RERUN_FACTOR
+    return {"ci_low_s": lo, "ci_high_s": hi,
+            "rel_ci": max(median - lo, hi - median) / median}
 
 
 def _seconds(outcome: Outcome) -> list[float]:
@@ -103,9 +126,10 @@ def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
     first = outcomes[0].row
     row: Row = dict(first)
     row.update(statistics_columns(ra.analysis))
+    row.update(rerun_interval(row["median_s"], row["ci_low_s"], row["ci_high_s"]))
     row.update(throughput(row["median_s"], first.get("flops"), first.get("bytes")))
     rounds_converged = all(bool(o.row.get("converged")) for o in outcomes)
-    converged = bool(ra.analysis.rel_ci <= settings.target_rel_ci)
+    converged = bool(row["rel_ci"] <= settings.target_rel_ci)
     if converged:
         stop = StopReason.CONVERGED
     elif rounds_converged:

@@ -80,6 +80,7 @@ def sustain_case(case: Case, device: Device, settings: Settings, row: Row) -> Ou
     converged = measurement.analysis.rel_ci <= settings.target_rel_ci
     measurement = replace(measurement, converged=converged)
     row.update(measurement.columns(prepared.flops, prepared.bytes))
+    row.update(prepared.columns)
     row.update(monitor.columns())
     flags = monitor.flags([(a + t_start, b + t_start) for a, b in stamps])
     row["wall_s"] = time.perf_counter() - started

@@ -12,6 +12,10 @@ columns of its row:
   is compared (``ref_elements`` says how many). Tolerance: see
   :mod:`accelbench.numerics.tensors`. Any element outside it makes the case status
   ``mismatch``.
+* **Compiled against eager** (``vs_eager_max_abs_err``, ``vs_eager_max_rel_err``,
+  ``vs_eager_ulp_max``, ``vs_eager_bitwise``): when the family gives
+  ``Prepared.eager_output`` (the same computation op by op, same inputs), the
+  output's distance from it. Reported, not judged: fusion reorders arithmetic.
 * **Determinism** (``deterministic``): the kernel is launched once more on the
   same inputs and the two outputs are compared bitwise, on the device, as
   integers of the same width (so -0 vs +0 and NaN payloads count).
@@ -147,6 +151,15 @@ def _reference_check(prepared: Prepared, out: torch.Tensor, result: CheckResult)
     result.tolerance = (rtol, atol)
 
 
+def _vs_eager(out: torch.Tensor, eager: torch.Tensor) -> dict[str, Any]:
+    """Distance of an output from the eager result of the same computation on the same inputs."""
+    a, name = as_numpy(out)
+    b, _ = as_numpy(eager.detach().to(out.dtype))
+    cmp = _core.compare(a, b, dtype=name)
+    return {"vs_eager_max_abs_err": cmp.max_abs_err, "vs_eager_max_rel_err": cmp.max_rel_err,
+            "vs_eager_ulp_max": float(cmp.ulp_max), "vs_eager_bitwise": cmp.identical}
+
+
 def _alt_input_hash(case: Case, device: Any) -> str | None:
     """Output hash of the same kernel prepared from a different seed (different inputs)."""
     alt_case = dataclasses.replace(case, input_variant=case.input_variant + 1)
@@ -173,6 +186,8 @@ def check_case(case: Case, prepared: Prepared, device: Any) -> CheckResult:
         del second
         record, fp = _fingerprint_record(case, first)
         result.columns["fingerprint"] = fp.hash_hex
+        if prepared.eager_output is not None:
+            result.columns.update(_vs_eager(first, prepared.eager_output))
         if prepared.reference is None:
             flags.append(Flag.NO_REFERENCE)
         else:

@@ -1,16 +1,18 @@
-"""The fleet table (people) and the fleet summary (schedulers) of a fleet run's rows."""
+"""The fleet table and plot (people) and the fleet summary (schedulers) of a fleet run's rows."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.table import Table
 
 from accelbench.report.tables import fmt_time
 from accelbench.results.schema import as_float
 
-__all__ = ["fleet_summary", "fleet_table"]
+__all__ = ["fleet_summary", "fleet_table", "plot_fleet"]
 
 #: Above this many ranks the table lists flagged ranks only.
 FULL_TABLE_RANKS = 64
@@ -69,3 +71,68 @@ def fleet_summary(frame: pd.DataFrame, *, threshold: float, failure: str | None,
         "flagged": flagged,
         "failure": failure,
     }
+
+
+def _throughput(rows: pd.DataFrame) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, per-rank throughput, CI low, CI high) of one case's rows.
+
+    TFLOP/s when the case counts FLOPs, else GB/s when it counts bytes, else
+    launches per second. The CI follows from the ratio's: throughput x ratio /
+    ci_high .. throughput x ratio / ci_low (the world median cancels out).
+    """
+    unit, col = ("TFLOP/s", "tflops") if rows["tflops"].notna().all() else (
+        ("GB/s", "gbps") if rows["gbps"].notna().all() else ("launches/s", ""))
+    value = rows[col].to_numpy(float) if col else 1.0 / rows["median_s"].to_numpy(float)
+    ratio = rows["fleet_ratio"].to_numpy(float)
+    low = value * ratio / rows["fleet_ci_high"].to_numpy(float)
+    high = value * ratio / rows["fleet_ci_low"].to_numpy(float)
+    return unit, value, low, high
+
+
+def plot_fleet(frame: pd.DataFrame, path: Path, threshold: float) -> Path | None:
+    """``fleet.png``: every device's throughput with its CI, one panel per case.
+
+    Flagged ranks are red; the line is the world median, the dashed line the
+    flagging threshold (a rank is flagged when its whole CI is below it).
+    Nothing is drawn when no case has per-rank medians (or matplotlib is missing).
+    """
+    ok = frame[frame["fleet_ratio"].notna() & frame["median_s"].notna()]
+    cases = list(dict.fromkeys(zip(ok["kernel"], ok["case"], ok["dtype"], strict=True)))
+    if not cases:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    cols = min(3, len(cases))
+    nrows = -(-len(cases) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.2 * nrows), squeeze=False)
+    for ax, key in zip(axes.flat, cases, strict=False):
+        rows = ok[(ok["kernel"] == key[0]) & (ok["case"] == key[1]) & (ok["dtype"] == key[2])]
+        rows = rows.sort_values("rank")
+        unit, value, low, high = _throughput(rows)
+        flagged = rows["fleet_flag"].map(lambda f: isinstance(f, str) and bool(f)).to_numpy()
+        ranks = rows["rank"].to_numpy(int)
+        for mask, color in ((~flagged, "tab:blue"), (flagged, "tab:red")):
+            ax.errorbar(ranks[mask], value[mask], yerr=[value[mask] - low[mask],
+                                                        high[mask] - value[mask]],
+                        fmt="o", color=color, ms=3, capsize=2)
+        world = float(np.median(value * rows["fleet_ratio"].to_numpy(float)))
+        ax.axhline(world, color="grey", lw=1)
+        ax.axhline(world / (1 + threshold), color="grey", lw=1, ls="--")
+        ax.set_title(" ".join(key), fontsize="small")
+        ax.set_xlabel("rank")
+        ax.set_ylabel(unit)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(cases):]:
+        ax.set_visible(False)
+    fig.suptitle("throughput per device with the CI of its median; red: flagged, "
+                 "line: world median, dashed: threshold")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path

@@ -98,7 +98,7 @@ def _family_section(kernel: str, rows: pd.DataFrame) -> list[str]:
     ok = rows[rows["status"] == Status.OK]
     lines = [f"## {kernel}", ""]
     collective = bool(ok["busbw_gbps"].notna().any())
-    head = ["case", "params", "dtype", "median", "95% CI of median", "TFLOP/s", "GB/s"]
+    head = ["case", "params", "dtype", "median", "95% interval", "TFLOP/s", "GB/s"]
     if collective:
         head += ["algbw GB/s", "busbw GB/s"]
     body = []
@@ -151,11 +151,12 @@ def render_readme(meta: Mapping[str, Any], frame: pd.DataFrame, plots: Iterable[
     lines = [
         f"# {device.get('name', 'unknown device')} ({device.get('backend', '-')})", "",
         f"Run `{meta.get('run_id', '-')}` of suite `{suite}`, recorded {meta.get('created', '-')}:"
-        f" {ok} of {len(frame)} cases measured. Times are per kernel launch. The 95% confidence"
-        " interval of the median comes from a two-level bootstrap over the run's rounds (each"
-        " in a fresh process), so it includes the variation between them; a one-round case"
-        " has the exact interval of its samples (order statistics), marked (min-max) when it"
-        " had fewer than 6. Data: `results.parquet`,"
+        f" {ok} of {len(frame)} cases measured. Times are per kernel launch. The 95% interval"
+        " of a case measured in rounds is a rerun interval: the two-level bootstrap CI of the"
+        " median over the run's rounds (each in a fresh process), widened by sqrt(2) so that"
+        " it holds the median of a rerun; a one-round case has the exact CI of its samples'"
+        " median (order statistics), marked (min-max) when it had fewer than 6."
+        " Data: `results.parquet`,"
         " `results.csv`, `samples.parquet` (raw samples), `meta.json`.", "",
         "## Device and software", "",
     ]

@@ -1,4 +1,4 @@
-"""Human-readable tables: the end-of-run summary, collectives, roofline, support, consistency.
+"""Human-readable tables: run summary, collectives, roofline, support, consistency, compiled.
 
 Every table the CLI prints is built here, and printed on a :func:`console`:
 on a terminal rich fits it to the window; in a pipe or a CI log it is
@@ -22,6 +22,7 @@ from accelbench.results.schema import as_float
 
 __all__ = [
     "collectives_table",
+    "compile_table",
     "consistency_table",
     "console",
     "fmt_bytes",
@@ -35,6 +36,7 @@ __all__ = [
 _STATUS_STYLE: dict[str, str] = {
     Status.OK: "green", Status.UNSUPPORTED: "dim", Status.ERROR: "red",
     Status.CRASH: "bold red", Status.TIMEOUT: "red", Status.MISMATCH: "magenta",
+    Status.COMPILE_ERROR: "red",
 }
 #: Width of a console that is not a terminal: wide enough for any table we print.
 PIPE_WIDTH = 400
@@ -101,7 +103,15 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> Table:
             _rounds_text(row),
             _conv_text(row, conv),
         )
+    table.caption = _int_caption(frame)
     return table
+
+
+def _int_caption(frame: pd.DataFrame) -> str | None:
+    """int8 rows count integer operations: their TFLOP/s column reads TOP/s."""
+    if "dtype" in frame and (frame["dtype"] == "int8").any():
+        return "int8 rows: TOP/s (integer multiply-adds, 2 operations each)"
+    return None
 
 
 def _ci_text(row: dict[Any, Any]) -> str:
@@ -175,7 +185,8 @@ def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
     for name, justify in (
         ("case", "left"), ("dtype", "left"), ("ranks", "right"), ("size", "right"),
         ("time", "right"), ("±CI", "right"), ("algbw GB/s", "right"), ("busbw GB/s", "right"),
-        ("skew", "right"), ("wrong", "right"), ("status", "left"),
+        ("rank medians min/med/max", "right"), ("skew", "right"), ("wrong", "right"),
+        ("status", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     rows = frame[frame["kernel"] == "collectives"]
@@ -185,11 +196,19 @@ def collectives_table(frame: pd.DataFrame, title: str = "") -> Table:
             str(row["case"]), str(row["dtype"]), _fmt(row.get("world_size"), ".0f"),
             fmt_bytes(row.get("bytes")), fmt_time(row.get("median_s")),
             _percent(row.get("rel_ci")), _fmt(row.get("algbw_gbps"), ".3g"),
-            _fmt(row.get("busbw_gbps"), ".3g"), _fmt(row.get("rank_skew"), ".3f"),
-            _percent(row.get("mismatch_frac")),
+            _fmt(row.get("busbw_gbps"), ".3g"), _rank_spread(row),
+            _fmt(row.get("rank_skew"), ".3f"), _percent(row.get("mismatch_frac")),
             f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
         )
     return table
+
+
+def _rank_spread(row: dict[str, Any]) -> str:
+    """The per-rank distribution of a collective: fastest, median and slowest rank's median."""
+    if as_float(row.get("rank_min_s")) is None:
+        return "-"
+    parts = (row.get("rank_min_s"), row.get("rank_median_s"), row.get("median_s"))
+    return "/".join(fmt_time(p) for p in parts)
 
 
 def support_table(matrix: pd.DataFrame, title: str = "support matrix") -> Table:
@@ -236,6 +255,7 @@ def roofline_table(frame: pd.DataFrame, title: str = "roofline") -> Table | None
             _fmt(row.get("pct_of_peak"), ".1f"), _fmt(row.get("pct_of_best_matmul"), ".1f"),
             flag,
         )
+    table.caption = _int_caption(rows)
     return table
 
 
@@ -283,3 +303,30 @@ def consistency_text(result: Consistency, fmt: str) -> str:
         lines.append(f"consistency of {name} with {result.runs[0]}: "
                      f"{100 * result.rate(name):.1f}%")
     return "\n".join(lines) + "\n"
+
+
+def compile_table(pairs: pd.DataFrame, title: str = "eager vs compiled") -> Table | None:
+    """The blocks' eager/compiled pairs (:func:`accelbench.analysis.compiled.compile_pairs`)."""
+    if pairs.empty or not pairs["compiled_status"].map(lambda s: isinstance(s, str)).any():
+        return None
+    table = Table(title=title or None, header_style="bold")
+    for name in ("case", "dtype", "eager", "compiled", "speed-up", "compile", "break-even calls",
+                 "f64 err eager", "f64 err compiled", "vs eager abs", "vs eager ULP", "status"):
+        table.add_column(name, justify="left" if name in ("case", "dtype", "status")
+                         else "right")
+    for row in pairs.to_dict("records"):
+        if not isinstance(row.get("compiled_status"), str):
+            continue  # an eager case without its compiled partner in this run
+        status = str(row["compiled_status"])
+        breakeven = as_float(row.get("breakeven_calls"))
+        calls = ("never" if row.get("breakeven_calls") == float("inf") else
+                 "-" if breakeven is None else f"{breakeven:.3g}")
+        table.add_row(
+            str(row["case"]), str(row["dtype"]), fmt_time(row.get("eager_s")),
+            fmt_time(row.get("compiled_s")), _fmt(row.get("speedup"), ".2f"),
+            fmt_time(row.get("compile_s")), calls, _fmt(row.get("eager_max_abs_err"), ".2g"),
+            _fmt(row.get("compiled_max_abs_err"), ".2g"),
+            _fmt(row.get("vs_eager_max_abs_err"), ".2g"), _fmt(row.get("vs_eager_ulp_max"), ".0f"),
+            f"[{_STATUS_STYLE.get(status, '')}]{status}[/]",
+        )
+    return table

@@ -7,7 +7,7 @@ No torch, no device code: everything that reads runs (analysis, reports,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +20,14 @@ __all__ = [
     "COLUMNS",
     "COLUMN_NAMES",
     "FINGERPRINT_COLUMNS",
+    "LINK_COLUMNS",
     "SAMPLE_COLUMNS",
     "SCHEMA_VERSION",
     "STATUSES",
     "Column",
     "as_float",
     "fingerprints_frame",
+    "links_frame",
     "results_frame",
     "samples_frame",
 ]
@@ -56,7 +58,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("params", "string", "shape and options as text (M=4096 N=4096 K=4096)"),
     Column("dtype", "string", "element type (fp32, bf16, ...)"),
     Column("model", "string", "model the shape comes from, if any"),
-    Column("status", "string", "ok, unsupported, error, crash, timeout or mismatch"),
+    Column("status", "string",
+           "ok, unsupported, error, crash, timeout, mismatch or compile_error"),
     Column("n_samples", "Int64", "number of raw samples"),
     Column("iters_per_sample", "Int64", "kernel launches per sample (calibrated batch size)"),
     Column("converged", "boolean", "CI of the median reached the target"),
@@ -96,6 +99,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("world_size", "Int64", "collectives: ranks in the world"),
     Column("rank_skew", "float64", "collectives: slowest over fastest rank's median"),
     Column("slowest_rank", "Int64", "collectives: rank whose median is the case time"),
+    Column("fastest_rank", "Int64", "collectives: rank with the smallest median"),
+    Column("rank_min_s", "float64", "collectives: the fastest rank's median time, seconds"),
+    Column("rank_median_s", "float64", "collectives: median of the ranks' medians, seconds"),
+    Column("check_repeats", "Int64", "collectives: exact data checks run (--check-repeats)"),
     Column("rank", "Int64", "fleet: the rank this row measured"),
     Column("host", "string", "fleet: host name of the rank"),
     Column("fleet_ratio", "float64", "fleet: rank median / median of the ranks' medians"),
@@ -125,8 +132,34 @@ COLUMNS: tuple[Column, ...] = (
     Column("pct_of_peak", "float64", "percent of peak: max of TFLOP/s and GB/s utilisation"),
     Column("pct_of_best_matmul", "float64", "percent of the best matmul TFLOP/s of the run"),
     Column("suspect", "boolean", "a check, or a result above peak, says it may not be real"),
+    Column("compile_s", "float64",
+           "compiled cases: seconds to the first compiled result (cold cache), not in samples"),
+    Column("vs_eager_max_abs_err", "float64", "compiled cases: max |compiled - eager|"),
+    Column("vs_eager_max_rel_err", "float64", "compiled cases: max |compiled - eager| / |eager|"),
+    Column("vs_eager_ulp_max", "float64", "compiled cases: largest ULP distance to eager"),
+    Column("vs_eager_bitwise", "boolean", "compiled cases: bitwise equal to the eager result"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+#: ``links.parquet`` of a fleet run with ``--links``: one row per measured link or segment.
+LINK_COLUMNS: tuple[Column, ...] = (
+    Column("kind", "string", "intra (a pair on one node), ring (a rail's ring) or segment"),
+    Column("src", "Int64", "sending rank (single links)"),
+    Column("dst", "Int64", "receiving rank (single links)"),
+    Column("src_node", "string", "node of the sending rank"),
+    Column("dst_node", "string", "node of the receiving rank"),
+    Column("rail", "Int64", "ring and segment: the local rank whose ring this is"),
+    Column("chain", "string", "ranks the messages pass through (0>1>2)"),
+    Column("bytes", "float64", "message size, bytes"),
+    Column("n_samples", "Int64", "samples"),
+    Column("median_s", "float64", "median time per message, seconds"),
+    Column("gbps", "float64", "bytes / median_s / 1e9"),
+    Column("ratio", "float64", "time / the peers' (intra) or the other half's (segment)"),
+    Column("ratio_ci_low", "float64", "CI of ratio, low end"),
+    Column("ratio_ci_high", "float64", "CI of ratio, high end"),
+    Column("flag", "string", "slow_link or slow_segment"),
+    Column("detail", "string", "why it is flagged"),
+)
 
 FINGERPRINT_COLUMNS = (
     "run_id", "key", "kernel", "case", "dtype", "shape", "n", "hash", "positions", "bits",
@@ -161,6 +194,12 @@ def results_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     for col in COLUMNS:
         frame[col.name] = frame[col.name].astype(col.dtype)
     return frame
+
+
+def links_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Link rows (dicts) to the typed links table."""
+    frame = pd.DataFrame(list(rows), columns=[c.name for c in LINK_COLUMNS])
+    return frame.astype({c.name: c.dtype for c in LINK_COLUMNS})
 
 
 def samples_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

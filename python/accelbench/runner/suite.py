@@ -7,11 +7,12 @@ supervised worker process (:mod:`accelbench.runner.isolation`), so a crash
 or hang becomes that case's status. A run of several rounds
 (:mod:`accelbench.measure.rounds`) visits its cases once per round, in a
 shuffled order and a fresh worker each round, records each round as it
-ends, and records the case when its last round is in. Cases of a family that needs a world of
-ranks (``needs_world``: the collectives) are handed to
-:func:`accelbench.distributed.lead.run_world_cases`, which launches or joins the
-world; the bookkeeping (events, progress, the two-deaths rule) is the same
-for both.
+ends, and records the case when its last round is in. Compiled cases compile
+into a cache private to the run (:mod:`~accelbench.runner.compile_cache`).
+Cases of a family that needs a world of ranks (``needs_world``: the
+collectives) are handed to :func:`accelbench.distributed.lead.run_world_cases`,
+which launches or joins the world; the bookkeeping (events, progress, the
+two-deaths rule) is the same for both.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from accelbench.kinds import Event, Status
 from accelbench.measure.core import Outcome, Settings, failure_row
 from accelbench.measure.rounds import RoundPlan, combine_rounds
 from accelbench.results import RunDir
+from accelbench.runner.compile_cache import private_compile_cache
 from accelbench.runner.isolation import Executor, make_executor
 from accelbench.workloads import get_family
 from accelbench.workloads.base import Case
@@ -93,10 +95,11 @@ class Runner:
                                    "rounds": self.plan.rounds, "keys": [c.key for c in cases]})
         own = [c for c in todo if not needs_world(c)]
         world = [c for c in todo if needs_world(c)]
-        for index in range(self.plan.rounds):
-            self._run_own([c for c in self.plan.order(own, index)
-                           if c.key not in self._done
-                           and index not in self._rounds.get(c.key, {})], index)
+        with private_compile_cache(self.run_dir.run_id):
+            for index in range(self.plan.rounds):
+                self._run_own([c for c in self.plan.order(own, index)
+                               if c.key not in self._done
+                               and index not in self._rounds.get(c.key, {})], index)
         if world:
             run_world_cases(self._startable(world), self.device, self.settings,
                             self.run_dir.run_id, self._record)

@@ -9,7 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelbench.errors import CatalogError
-from accelbench.workloads import attention, collectives, launch, matmul, memory, user
+from accelbench.workloads import (
+    attention,
+    blocks,
+    collectives,
+    launch,
+    matmul,
+    memory,
+    moe,
+    quantized,
+    user,
+)
 from accelbench.workloads.base import Case, Family, Prepared
 
 __all__ = ["FAMILIES", "Case", "Family", "Prepared", "get_family", "resolve_family"]
@@ -21,6 +31,9 @@ FAMILIES: dict[str, Family] = {
     attention.FAMILY.name: attention.FAMILY,
     memory.FAMILY.name: memory.FAMILY,
     launch.FAMILY.name: launch.FAMILY,
+    moe.FAMILY.name: moe.FAMILY,
+    quantized.FAMILY.name: quantized.FAMILY,
+    blocks.FAMILY.name: blocks.FAMILY,
 }
 
 

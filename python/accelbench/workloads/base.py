@@ -20,6 +20,8 @@ from accelbench.errors import CatalogError
 
 __all__ = [
     "DTYPES",
+    "FLOAT_DTYPES",
+    "QUANT_DTYPES",
     "Case",
     "Family",
     "Prepared",
@@ -35,12 +37,21 @@ DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
+    "fp8_e4m3": torch.float8_e4m3fn,
+    "fp8_e5m2": torch.float8_e5m2,
+    "int8": torch.int8,
 }
+#: The floating-point types every float family takes (the default of :func:`dtypes_of`).
+FLOAT_DTYPES: tuple[str, ...] = ("fp64", "fp32", "bf16", "fp16")
+#: The quantized input types (``quantized`` family): fp8 through scaled matmuls, int8.
+QUANT_DTYPES: tuple[str, ...] = ("fp8_e4m3", "fp8_e5m2", "int8")
 _ALIASES = {
     "float64": "fp64", "double": "fp64",
     "float32": "fp32", "float": "fp32",
     "bfloat16": "bf16",
     "float16": "fp16", "half": "fp16",
+    "float8_e4m3fn": "fp8_e4m3", "e4m3": "fp8_e4m3",
+    "float8_e5m2": "fp8_e5m2", "e5m2": "fp8_e5m2",
 }
 
 
@@ -120,7 +131,11 @@ class Prepared:
     ``input_independent`` says the output does not depend on the inputs (a
     fill), so the input-sensitivity check is skipped; ``host_timing`` asks
     for the host's view of a launch (synchronised host clock) instead of the
-    device's timer.
+    device's timer. ``columns`` are result columns the family measured while
+    preparing (a compiled case's ``compile_s``), merged into the case's row.
+    ``eager_output`` is the result of the same computation run op by op on the
+    same inputs (a compiled case's partner); the checks report the output's
+    distance from it (the ``vs_eager_*`` columns).
 
     ``extra`` is the older spelling of those fields (a dict with the same
     keys, ``"timing": "host"`` for ``host_timing``); its known keys are moved
@@ -139,6 +154,8 @@ class Prepared:
     tolerance: tuple[float, float] | None = None
     input_independent: bool = False
     host_timing: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)
+    eager_output: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         extra = self.extra
@@ -210,11 +227,19 @@ def sweep(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
-def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str) -> list[str]:
+def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str,
+              allowed: Iterable[str] = FLOAT_DTYPES) -> list[str]:
+    """The entry's ``dtypes`` (canonical names), each one the family takes (``allowed``)."""
     raw = entry.get("dtypes", list(default))
     if not isinstance(raw, list) or not raw:
         raise CatalogError(f"{where}: field 'dtypes' must be a non-empty list")
     try:
-        return [canonical_dtype(str(d)) for d in raw]
+        names = [canonical_dtype(str(d)) for d in raw]
     except ValueError as exc:
         raise CatalogError(f"{where}: field 'dtypes': {exc}") from None
+    permitted = tuple(allowed)
+    for name in names:
+        if name not in permitted:
+            raise CatalogError(f"{where}: field 'dtypes': {name!r} is not a dtype of this "
+                               f"family (choose from {', '.join(permitted)})")
+    return names

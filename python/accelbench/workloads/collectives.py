@@ -8,6 +8,9 @@ Operations (case names read ``all_reduce sum in-place 1MiB``):
 * ``reduce_scatter`` of one tensor (sum; out-of-place and in-place, where
   the output is the rank's slice of the input),
 * ``all_to_all`` (``all_to_all_single``: the MoE token-dispatch pattern),
+* ``all_to_allv``: ``all_to_all_single`` with the uneven splits of an MoE
+  dispatch from a seeded routing (:mod:`accelbench.workloads.dispatch`; cases
+  read ``all_to_allv dispatch deepseek-v3 T=128 skewed``),
 * ``broadcast`` from rank 0 (in-place),
 * ``send_recv``: every rank sends to ``rank+1`` and receives from
   ``rank-1`` at once (a ring of point-to-point pairs, nccl-tests' sendrecv).
@@ -47,6 +50,7 @@ import torch
 
 from accelbench.errors import CatalogError, UnsupportedError
 from accelbench.workloads.base import Case, Prepared, check_fields, dtypes_of, torch_dtype
+from accelbench.workloads.dispatch import Dispatch, expand_dispatch
 
 __all__ = [
     "FAMILY",
@@ -151,16 +155,29 @@ class CollectiveSpec:
     reduce: str | None
     size: int  # requested bytes (nccl-tests' size)
     dtype: str
+    dispatch: Dispatch | None = None  # all_to_allv: the routing its splits come from
 
     @classmethod
     def of(cls, case: Case) -> CollectiveSpec:
         p = dict(case.params)
+        if p["op"] == "all_to_allv":
+            d = Dispatch.of(case)
+            return cls(op="all_to_allv", placement="out-of-place", reduce=None,
+                       size=d.nbytes(), dtype=case.dtype, dispatch=d)
         return cls(op=str(p["op"]), placement=str(p["placement"]),
                    reduce=None if p.get("reduce") in (None, "-") else str(p["reduce"]),
                    size=int(p["size"]), dtype=case.dtype)
 
+    def bus_factor(self, world_size: int) -> float:
+        """busbw / algbw: nccl-tests' factor, or the bytes actually sent for all_to_allv."""
+        if self.dispatch is not None:
+            return self.dispatch.bus_factor(world_size)
+        return bus_factor(self.op, world_size)
+
     def count(self, world_size: int) -> int:
         """Elements of the whole buffer (a multiple of the world size for split ops)."""
+        if self.dispatch is not None:
+            return self.dispatch.send_rows() * self.dispatch.hidden
         itemsize = torch.tensor([], dtype=torch_dtype(self.dtype)).element_size()
         count = self.size // itemsize
         if self.op in SPLIT_OPS:
@@ -173,6 +190,8 @@ class CollectiveSpec:
 
     def buffer_bytes(self, world_size: int) -> int:
         """Device bytes one rank allocates (inputs and outputs), for the memory bound."""
+        if self.dispatch is not None:
+            return self.dispatch.buffer_bytes(world_size)
         full = self.nbytes(world_size)
         chunk = full // max(world_size, 1)
         if self.op == "all_gather":
@@ -190,6 +209,8 @@ def expected_output(spec: CollectiveSpec, rank: int, world_size: int) -> torch.T
     count = spec.count(n)
     chunk = count // n if spec.op in SPLIT_OPS else count
     spread = _spread(spec.op, n, torch_dtype(spec.dtype))
+    if spec.dispatch is not None:
+        return spec.dispatch.expected(rank, n, spread, pattern)
     if spec.op == "all_reduce":
         idx = torch.arange(count)
         parts = torch.stack([pattern(r, idx, spread) for r in range(n)])
@@ -268,6 +289,13 @@ class CollectiveOp:
         elif op == "all_to_all":
             self.inp, self.out = empty(count), empty(count)
             self.launch = lambda: dist.all_to_all_single(self.out, self.inp, group=group)
+        elif op == "all_to_allv" and spec.dispatch is not None:
+            s = spec.dispatch.splits(n)
+            h, sends, recvs = spec.dispatch.hidden, list(s[rank]), [row[rank] for row in s]
+            self.inp, self.out = empty(sum(sends) * h), empty(sum(recvs) * h)
+            self.launch = lambda: dist.all_to_all_single(
+                self.out.view(-1, h), self.inp.view(-1, h), output_split_sizes=recvs,
+                input_split_sizes=sends, group=group)
         elif op == "broadcast":
             self.inp = self.out = empty(count)
             self.launch = lambda: dist.broadcast(self.out, src=0, group=group)
@@ -322,11 +350,13 @@ class CollectivesFamily:
     _fields = ("op", "name", "reduce", "placement", "sizes", "dtypes", "description")
 
     def expand(self, entry: Mapping[str, Any], where: str) -> list[Case]:
+        if entry.get("op") == "all_to_allv":
+            return expand_dispatch(entry, where, self.name, self.default_dtypes)
         check_fields(entry, self._fields, where, required=("op", "sizes"))
         op = str(entry["op"])
         if op not in OPS:
             raise CatalogError(f"{where}: field 'op': unknown collective {op!r} "
-                               f"(known: {', '.join(OPS)})")
+                               f"(known: {', '.join([*OPS, 'all_to_allv'])})")
         placements, reductions = OPS[op]
         chosen_places = _choice(entry, "placement", placements, where)
         chosen_reds: Sequence[str | None] = (
