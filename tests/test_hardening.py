@@ -266,7 +266,7 @@ def test_quiet_prints_the_run_directory_and_unmatched_dtypes_are_named(
     captured = capsys.readouterr()
     assert captured.out == f"{run}\n"
     assert captured.err.strip() == (
-        f"note: --dtypes fp16: no such case in suite {suite.stem!r}; running the others")
+        f"note: no case of suite {suite.stem!r} matches --dtypes fp16")
 
 
 def test_list_prints_one_case_per_line_into_a_pipe(

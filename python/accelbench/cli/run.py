@@ -68,8 +68,8 @@ def _select(
         )
     missing = unmatched(suite.cases, kernels, _dtypes(dtypes))
     if missing:
-        console(stderr=True).print(f"note: {', '.join(missing)}: no such case in suite "
-                                   f"{suite.name!r}; running the others", markup=False)
+        console(stderr=True).print(f"note: no case of suite {suite.name!r} matches "
+                                   f"{', '.join(missing)}", markup=False)
     return suite, cases
 
 
