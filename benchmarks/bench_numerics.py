@@ -4,11 +4,13 @@ For 2**26-element float32 and bfloat16 pairs (an output and a reference of
 the same dtype, as in the determinism and cross-device checks) it times:
 
 * ``accelbench._core.compare``: one parallel pass giving max abs/rel error,
-  ULP max/mean/histogram, the tolerance count, NaN/Inf pattern mismatches
-  and bitwise equality;
+  ULP max/mean/histogram, the tolerance count, NaN/Inf pattern mismatches,
+  bitwise equality and the agreement figures (cosine, rel_rmse, small-value
+  error, ulp_frac);
 * the equivalent numpy pipeline: abs error, rel error, ULP distance through
-  an integer view (sign-magnitude to two's complement), tolerance count and
-  NaN pattern, each a vectorised whole-array expression;
+  an integer view (sign-magnitude to two's complement), tolerance count,
+  NaN pattern, cosine, rel_rmse, small values and ULP share, each a
+  vectorised whole-array expression;
 * ``torch.testing.assert_close`` on the same pair (which computes less: no
   ULP distance);
 * ``np.copyto`` of the same bytes: the machine's copy bandwidth, the limit a
@@ -17,6 +19,8 @@ the same dtype, as in the determinism and cross-device checks) it times:
 Throughput is GB/s of input (both arrays' bytes), with the time per element
 pair (wall clock, all threads). Each figure is the best of a few
 repetitions. Run: ``python benchmarks/bench_numerics.py [--log2n 26]``.
+To see what the agreement figures cost, run the same command with the
+extension built from the commit before them: only the native line changes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 
 from accelbench import _core
+from accelbench.numerics.tolerance import AGREEMENT
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
@@ -65,10 +70,17 @@ def numpy_pipeline(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], bf16: bool,
     ulp = np.abs(oa - ob)
     outside = int(np.count_nonzero(err > atol + rtol * np.abs(y)))
     nan_mismatch = int(np.count_nonzero(np.isnan(x) != np.isnan(y)))
+    small_threshold, ulp_threshold = AGREEMENT["bf16" if bf16 else "fp32"]
+    small = np.abs(y) < small_threshold
     return {
         "max_abs": float(np.nanmax(err)), "max_rel": float(np.nanmax(rel)),
         "ulp_max": float(ulp.max()), "ulp_mean": float(ulp.mean()),
         "outside": outside, "nan_mismatch": nan_mismatch,
+        "cosine": float(x @ y / np.sqrt((x @ x) * (y @ y))),
+        "rel_rmse": float(np.sqrt(np.sum(np.square(x - y)) / (y @ y))),
+        "small": int(np.count_nonzero(small)),
+        "small_fail": int(np.count_nonzero(small & (err > atol))),
+        "ulp_over": int(np.count_nonzero(ulp > ulp_threshold)),
     }
 
 
@@ -77,14 +89,23 @@ def bench_one(name: str, a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], ta: t
     """Times the four contenders on one pair and prints their figures."""
     nbytes = a.nbytes + b.nbytes
 
-    native = _core.compare(a, b, dtype=name, rtol=rtol, atol=atol)
+    small, ulp = AGREEMENT[name]
+
+    def native_pass() -> Any:
+        return _core.compare(a, b, dtype=name, rtol=rtol, atol=atol, small_threshold=small,
+                             small_atol=atol, ulp_threshold=ulp)
+
+    native = native_pass()
     ref = numpy_pipeline(a, b, name == "bf16", rtol, atol)
     assert native.ulp_max == ref["ulp_max"], (native.ulp_max, ref["ulp_max"])
     assert native.mismatches == ref["outside"] + ref["nan_mismatch"]
     assert native.max_abs_err == ref["max_abs"]
+    assert abs(native.cosine - ref["cosine"]) < 1e-12
+    assert abs(native.rel_rmse / ref["rel_rmse"] - 1) < 1e-9
+    assert (native.small_elements, native.small_mismatches, native.ulp_over) == \
+        (ref["small"], ref["small_fail"], ref["ulp_over"])
 
-    t_native = best_of(lambda: _core.compare(a, b, dtype=name, rtol=rtol, atol=atol),
-                       repeat)
+    t_native = best_of(native_pass, repeat)
     t_numpy = best_of(lambda: numpy_pipeline(a, b, name == "bf16", rtol, atol), 1)
 
     def torch_close() -> None:
@@ -103,7 +124,9 @@ def bench_one(name: str, a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], ta: t
         return f"{t / a.size * 1e9:6.2f} ns/elem"
 
     print(f"\n{name}: {nbytes / 2**20:.0f} MiB of input, ulp_max={native.ulp_max}, "
-          f"mismatches={native.mismatches}")
+          f"mismatches={native.mismatches}, cosine={native.cosine:.9f}, "
+          f"rel_rmse={native.rel_rmse:.3g}, ulp_frac={native.ulp_frac:.3g}, "
+          f"small={native.small_elements}")
     print(f"  accelbench._core.compare     {t_native * 1e3:9.1f} ms {gbps(t_native):8.2f} GB/s"
           f" {ns(t_native)}")
     print(f"  numpy pipeline               {t_numpy * 1e3:9.1f} ms {gbps(t_numpy):8.2f} GB/s"

@@ -252,6 +252,9 @@ def test_two_rank_world_end_to_end(tmp_path: Path) -> None:
     good = frame.drop(index="all_to_all out-of-place 4KiB")
     assert set(good["status"]) == {"ok"}, good[["status", "error"]]
     assert (good["mismatch_frac"] == 0).all()
+    # agreement columns: the worst rank's figures against the exact expected output
+    assert (good["rel_rmse"] == 0).all() and (good["cosine"] == 1).all()
+    assert bad["rel_rmse"] > 0 and bad["cosine"] < 1
     assert (frame["world_size"] == 2).all()
     ok = frame[frame["status"].isin(["ok", "mismatch"])]
     ops = ok["params"].str.extract(r"op=(\w+)")[0]

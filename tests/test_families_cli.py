@@ -25,6 +25,10 @@ def test_quick_attention_memory_launch_reach_real_statuses(cli: Cli, tmp_path: P
     attn = ok[ok["kernel"] == "attention"]
     assert (attn["tflops"] > 0).all() and (attn["gbps"] > 0).all()
     assert (ok[ok["kernel"] == "memory"]["gbps"] > 0).all()
+    # the agreement figures at every scale are filled on every family's checked rows
+    for column in ("cosine", "rel_rmse", "ulp_frac", "small_elements", "small_mismatches"):
+        assert ok[column].notna().all(), column
+    assert (attn["cosine"] > 0.9999).all() and (attn["rel_rmse"] < attn["cosine"]).all()
     assert by_case.loc["tiny add host-async", "median_s"] > 0
     # roofline columns were filled after the run and the table printed after the main one
     assert attn["pct_of_peak"].notna().all() == attn["peak_tflops"].notna().all()

@@ -20,10 +20,12 @@ __all__ = [
     "InputError",
     "MannWhitney",
     "Outliers",
+    "RoundsAnalysis",
     "SampleResult",
     "Summary",
     "__version__",
     "analyze",
+    "analyze_rounds",
     "bootstrap_ci",
     "bootstrap_ratio_ci",
     "clock_resolution",
@@ -243,6 +245,13 @@ class ErrorMetrics:
     against the unrounded reference (rel skips ref == 0), ULP distance against
     the reference rounded to the output dtype, outside the tolerance when
     ``|out - ref| > atol + rtol * |ref|``.
+
+    Figures at every scale, over the finite pairs, from the same pass:
+    ``cosine`` (cosine similarity; 1 for two zero vectors), ``rel_rmse``
+    (RMS of the error / RMS of the reference), small values (``|ref| <
+    small_threshold``, judged by absolute error against ``small_atol``) and
+    ``ulp_frac``. Float sums are taken in a fixed order: bit-identical on
+    every thread count and instruction set.
     """
 
     dtype: str
@@ -262,6 +271,17 @@ class ErrorMetrics:
     first_mismatch: int | None  # lowest flat index outside the tolerance
     rtol: float
     atol: float
+    cosine: float  # sum(o*r) / (|o| |r|), clamped to [-1, 1]
+    rel_rmse: float  # sqrt(sum((o - r)^2) / sum(r^2))
+    ulp_threshold: int
+    ulp_over: int  # matched pairs more than ulp_threshold ULP away
+    ulp_frac: float  # (ulp_over + NaN/Inf mismatches) / n
+    small_threshold: float
+    small_atol: float
+    small_elements: int  # finite pairs with |ref| < small_threshold
+    small_max_abs_err: float  # largest |out - ref| over them (0 when none)
+    small_mismatches: int  # of them, |out - ref| > small_atol
+    large_mismatches: int  # finite pairs with |ref| >= small_threshold outside the tolerance
 
 @final
 class Fingerprint:
@@ -280,10 +300,28 @@ class Fingerprint:
     def hash_hex(self) -> str: ...
 
 def compare_to_reference(
-    out: Array, reference: npt.NDArray[np.float64], *, dtype: DTypeName, rtol: float, atol: float
-) -> ErrorMetrics: ...
+    out: Array,
+    reference: npt.NDArray[np.float64],
+    *,
+    dtype: DTypeName,
+    rtol: float,
+    atol: float,
+    small_threshold: float = 0.0,
+    small_atol: float = 0.0,
+    ulp_threshold: int = 0,
+) -> ErrorMetrics:
+    """``ulp_threshold``: 0, 1, 2 or a power of two up to 2**20."""
+
 def compare(
-    a: Array, b: Array, *, dtype: DTypeName, rtol: float = 0.0, atol: float = 0.0
+    a: Array,
+    b: Array,
+    *,
+    dtype: DTypeName,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    small_threshold: float = 0.0,
+    small_atol: float = 0.0,
+    ulp_threshold: int = 0,
 ) -> ErrorMetrics:
     """Two arrays of one dtype and shape; ``b`` plays the reference. Bitwise: ``.identical``."""
 

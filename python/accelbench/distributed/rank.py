@@ -71,6 +71,9 @@ from accelbench.measure.measurement import (
     make_timer,
     sample,
 )
+from accelbench.numerics.agreement import comparison_columns, worst_of
+from accelbench.numerics.tensors import as_numpy
+from accelbench.numerics.tolerance import tolerance_for
 from accelbench.workloads.base import Case
 from accelbench.workloads.collectives import (
     CollectiveOp,
@@ -224,17 +227,19 @@ def measure_on_rank(case: Case, ctx: RankContext, settings: Settings) -> dict[st
     assert op is not None
     seconds, plan = _sample_in_lockstep(op, ctx, settings, fault)
     wrong, checked, note = _data_check(op, settings.check_repeats, fault)
+    agreement = _agreement(op)
     counts = torch.tensor([wrong, checked], dtype=torch.int64)
     dist.all_reduce(counts, group=ctx.ctrl)
     notes: list[Any] = [None] * ctx.world_size
-    dist.all_gather_object(notes, (seconds, note, wrong), group=ctx.ctrl)
+    dist.all_gather_object(notes, (seconds, note, wrong, agreement), group=ctx.ctrl)
     if ctx.rank != 0:
         return None
     status = Status.MISMATCH if int(counts[0]) else Status.OK
     return {
         "status": status, "error": _wrong_text(notes, int(counts[0]), int(counts[1])),
         "world_size": ctx.world_size, "bytes": op.spec.nbytes(ctx.world_size),
-        "ranks": [{"rank": r, "seconds": s} for r, (s, _, _) in enumerate(notes)],
+        "ranks": [{"rank": r, "seconds": n[0]} for r, n in enumerate(notes)],
+        "agreement": worst_of([n[3] for n in notes]),
         "iters": plan["k"], "converged": plan["converged"], "stop_reason": plan["stop_reason"],
         "warmup_s": plan["warmup_s"], "wrong": int(counts[0]), "checked": int(counts[1]),
         "timer": plan["timer"], "check_repeats": settings.check_repeats,
@@ -259,14 +264,38 @@ def _data_check(op: CollectiveOp, repeats: int, fault: str | None) -> tuple[int,
     return wrong, checked, first
 
 
-def _wrong_text(notes: Sequence[tuple[Any, str, int]], wrong: int, checked: int) -> str | None:
-    """The error of a case whose data check failed on some ranks, naming them."""
-    first = next(((r, n) for r, (_, n, _) in enumerate(notes) if n), None)
+def _wrong_text(notes: Sequence[tuple[Any, ...]], wrong: int, checked: int) -> str | None:
+    """The error of a case whose data check failed on some ranks, naming them.
+
+    ``notes`` holds each rank's (seconds, note on the first wrong element, wrong count, ...).
+    """
+    first = next(((r, n[1]) for r, n in enumerate(notes) if n[1]), None)
     if first is None:
         return None
-    ranks = ", ".join(str(r) for r, (_, _, w) in enumerate(notes) if w)
+    ranks = ", ".join(str(r) for r, n in enumerate(notes) if n[2])
     return (f"{wrong} of {checked} elements wrong on rank(s) {ranks} "
             f"(first: rank {first[0]}, {first[1]})")
+
+
+def _agreement(op: CollectiveOp) -> dict[str, Any]:
+    """This rank's agreement columns: its output against the exact expected one (tolerance 0).
+
+    Empty for dtypes the native comparison does not take (fp8, integers) and for an
+    output of the wrong size (the data check reports both)."""
+    try:
+        out, name = as_numpy(op.output())
+    except ValueError:
+        return {}
+    expected = expected_output(op.spec, op.rank, op.world_size)
+    if expected.numel() != out.size:
+        return {}  # the data check reports the wrong size
+    ref_np = expected.to(torch.float64).reshape(out.shape).numpy()
+    tol = tolerance_for(name, override=(0.0, 0.0))
+    cmp = _core.compare_to_reference(
+        out, ref_np, dtype=name, rtol=tol.rtol, atol=tol.atol, small_threshold=tol.small,
+        small_atol=tol.small_atol, ulp_threshold=tol.ulp,
+    )
+    return comparison_columns(cmp, tol)
 
 
 def _recount(op: CollectiveOp) -> tuple[int, str]:
@@ -306,6 +335,7 @@ def collective_row(row: Row, case: Case, payload: dict[str, Any],
     row.update(columns)
     algbw = row["gbps"]
     spec = CollectiveSpec.of(case)
+    row.update(payload.get("agreement") or {})
     row.update(
         algbw_gbps=algbw,
         busbw_gbps=None if algbw is None else algbw * spec.bus_factor(int(n or 1)),

@@ -3,15 +3,17 @@
 :func:`check_case` runs after a case is sampled and fills the numerical
 columns of its row:
 
-* **Reference** (``max_abs_err``, ``max_rel_err``, ``ulp_max``, ``ulp_mean``,
-  ``mismatch_frac``, ``nan_mismatch``, ``inf_mismatch``, ``tolerance``): the
+* **Reference** (``cosine``, ``rel_rmse``, ``ulp_frac``, the small-value
+  columns, ``max_abs_err``, ``max_rel_err``, ``ulp_max``, ``ulp_mean``,
+  ``mismatch_frac``, ``nan_mismatch``, ``inf_mismatch``, ``tolerance``: see
+  :mod:`accelbench.numerics.agreement`): the
   output of the last launch against ``Prepared.reference()``, the float64
   result computed on the CPU from the same inputs. When the reference covers
   only part of the output, ``Prepared.reference_slice`` is the index
   (anything ``tensor[idx]`` accepts) selecting that part, and only that part
   is compared (``ref_elements`` says how many). Tolerance: see
-  :mod:`accelbench.numerics.tensors`. Any element outside it makes the case status
-  ``mismatch``.
+  :mod:`accelbench.numerics.tolerance`. A case that fails the pass rule of
+  :mod:`accelbench.numerics.agreement` gets the status ``mismatch``.
 * **Compiled against eager** (``vs_eager_max_abs_err``, ``vs_eager_max_rel_err``,
   ``vs_eager_ulp_max``, ``vs_eager_bitwise``): when the family gives
   ``Prepared.eager_output`` (the same computation op by op, same inputs), the
@@ -47,6 +49,7 @@ import torch
 
 from accelbench import _core
 from accelbench.kinds import SUSPECT_FLAGS, Flag, join_flags
+from accelbench.numerics.agreement import comparison_columns, failures
 from accelbench.numerics.tensors import as_numpy, int_view_dtype
 from accelbench.numerics.tolerance import tolerance_for
 from accelbench.workloads import get_family
@@ -119,24 +122,14 @@ def _reference_check(prepared: Prepared, out: torch.Tensor, result: CheckResult)
         )
     arr, name = as_numpy(part)
     ref_np = ref.numpy()
-    if prepared.tolerance is not None:
-        rtol, atol = prepared.tolerance
-    else:
-        tol = tolerance_for(name, prepared.reduction_length, ref_np)
-        rtol, atol = tol.rtol, tol.atol
-    cmp = _core.compare_to_reference(arr, ref_np, dtype=name, rtol=rtol, atol=atol)
-    result.columns.update(
-        max_abs_err=cmp.max_abs_err,
-        max_rel_err=cmp.max_rel_err,
-        ulp_max=float(cmp.ulp_max),
-        ulp_mean=cmp.ulp_mean,
-        mismatch_frac=cmp.mismatch_frac,
-        nan_mismatch=cmp.nan_mismatch,
-        inf_mismatch=cmp.inf_mismatch,
-        ref_elements=cmp.n,
-        tolerance=f"rtol={rtol:.3g} atol={atol:.3g}",
+    tol = tolerance_for(name, prepared.reduction_length, ref_np, override=prepared.tolerance)
+    cmp = _core.compare_to_reference(
+        arr, ref_np, dtype=name, rtol=tol.rtol, atol=tol.atol, small_threshold=tol.small,
+        small_atol=tol.small_atol, ulp_threshold=tol.ulp,
     )
-    if cmp.mismatches:
+    result.columns.update(comparison_columns(cmp, tol))
+    reasons = failures(cmp, tol)
+    if reasons:
         i = cmp.first_mismatch
         first = ""
         if i is not None:
@@ -144,11 +137,10 @@ def _reference_check(prepared: Prepared, out: torch.Tensor, result: CheckResult)
             r = float(ref.reshape(-1)[i])
             first = f"; first at flat index {i}: out={o!r} ref={r!r}"
         result.mismatch = (
-            f"{cmp.mismatches} of {cmp.n} elements outside rtol={rtol:.3g} atol={atol:.3g} "
-            f"(NaN mismatches {cmp.nan_mismatch}, Inf mismatches {cmp.inf_mismatch}, "
+            "; ".join(reasons) + f" (cosine {cmp.cosine:.6f}, rel_rmse {cmp.rel_rmse:.3g}, "
             f"max abs err {cmp.max_abs_err:.3g}, max ULP {cmp.ulp_max}){first}"
         )
-    result.tolerance = (rtol, atol)
+    result.tolerance = (tol.rtol, tol.atol)
 
 
 def _vs_eager(out: torch.Tensor, eager: torch.Tensor) -> dict[str, Any]:

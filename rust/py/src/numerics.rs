@@ -141,6 +141,28 @@ pub struct PyComparison {
     rtol: f64,
     #[pyo3(get)]
     atol: f64,
+    #[pyo3(get)]
+    cosine: f64,
+    #[pyo3(get)]
+    rel_rmse: f64,
+    #[pyo3(get)]
+    ulp_threshold: u64,
+    #[pyo3(get)]
+    ulp_over: usize,
+    #[pyo3(get)]
+    ulp_frac: f64,
+    #[pyo3(get)]
+    small_threshold: f64,
+    #[pyo3(get)]
+    small_atol: f64,
+    #[pyo3(get)]
+    small_elements: usize,
+    #[pyo3(get)]
+    small_max_abs_err: f64,
+    #[pyo3(get)]
+    small_mismatches: usize,
+    #[pyo3(get)]
+    large_mismatches: usize,
 }
 
 impl PyComparison {
@@ -163,6 +185,17 @@ impl PyComparison {
             first_mismatch: c.first_mismatch,
             rtol: tol.rtol,
             atol: tol.atol,
+            cosine: c.cosine,
+            rel_rmse: c.rel_rmse,
+            ulp_threshold: c.ulp_threshold,
+            ulp_over: c.ulp_over,
+            ulp_frac: c.ulp_frac(),
+            small_threshold: tol.small,
+            small_atol: tol.small_atol,
+            small_elements: c.small,
+            small_max_abs_err: c.small_max_abs_err,
+            small_mismatches: c.small_mismatches,
+            large_mismatches: c.large_mismatches,
         }
     }
 }
@@ -171,10 +204,14 @@ impl PyComparison {
 impl PyComparison {
     fn __repr__(&self) -> String {
         format!(
-            "Comparison(dtype={}, n={}, max_abs_err={:.3e}, max_rel_err={:.3e}, ulp_max={}, \
-             ulp_mean={:.3}, mismatches={}, nan_mismatch={}, inf_mismatch={}, identical={})",
+            "Comparison(dtype={}, n={}, cosine={:.9}, rel_rmse={:.3e}, ulp_frac={:.3e}, \
+             max_abs_err={:.3e}, max_rel_err={:.3e}, ulp_max={}, ulp_mean={:.3}, mismatches={}, \
+             nan_mismatch={}, inf_mismatch={}, identical={})",
             self.dtype,
             self.n,
+            self.cosine,
+            self.rel_rmse,
+            self.ulp_frac,
             self.max_abs_err,
             self.max_rel_err,
             self.ulp_max,
@@ -232,7 +269,9 @@ impl PyFingerprint {
 
 /// Compares `out` (in `dtype`) against a float64 reference of the same shape.
 #[pyfunction]
-#[pyo3(signature = (out, reference, *, dtype, rtol, atol))]
+#[pyo3(signature = (out, reference, *, dtype, rtol, atol, small_threshold = 0.0,
+                    small_atol = 0.0, ulp_threshold = 0))]
+#[allow(clippy::too_many_arguments)] // keyword arguments of one Python function
 fn compare_to_reference(
     py: Python<'_>,
     out: &Bound<'_, PyAny>,
@@ -240,6 +279,9 @@ fn compare_to_reference(
     dtype: &str,
     rtol: f64,
     atol: f64,
+    small_threshold: f64,
+    small_atol: f64,
+    ulp_threshold: u64,
 ) -> PyResult<PyComparison> {
     let dtype = DType::parse(dtype).or_raise()?;
     let (o, r) = hold_pair((out, dtype, "out"), (reference, DType::F64, "reference"))?;
@@ -247,14 +289,16 @@ fn compare_to_reference(
     let Buffer::F64(rs) = rb else {
         unreachable!("reference held as float64")
     };
-    let tol = Tolerance { rtol, atol };
+    let tol = Tolerance::new(rtol, atol).with_small(small_threshold, small_atol, ulp_threshold);
     let c = compute(py, || numerics::compare_to_reference(ob, rs, tol))?;
     Ok(PyComparison::new(&c, tol))
 }
 
 /// Compares two arrays of the same dtype and shape (`b` plays the reference).
 #[pyfunction]
-#[pyo3(signature = (a, b, *, dtype, rtol = 0.0, atol = 0.0))]
+#[pyo3(signature = (a, b, *, dtype, rtol = 0.0, atol = 0.0, small_threshold = 0.0,
+                    small_atol = 0.0, ulp_threshold = 0))]
+#[allow(clippy::too_many_arguments)] // keyword arguments of one Python function
 fn compare(
     py: Python<'_>,
     a: &Bound<'_, PyAny>,
@@ -262,11 +306,14 @@ fn compare(
     dtype: &str,
     rtol: f64,
     atol: f64,
+    small_threshold: f64,
+    small_atol: f64,
+    ulp_threshold: u64,
 ) -> PyResult<PyComparison> {
     let dtype = DType::parse(dtype).or_raise()?;
     let (x, y) = hold_pair((a, dtype, "a"), (b, dtype, "b"))?;
     let (xb, yb) = (x.buffer(), y.buffer());
-    let tol = Tolerance { rtol, atol };
+    let tol = Tolerance::new(rtol, atol).with_small(small_threshold, small_atol, ulp_threshold);
     let c = compute(py, || numerics::compare(xb, yb, tol))?;
     Ok(PyComparison::new(&c, tol))
 }

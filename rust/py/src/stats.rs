@@ -257,7 +257,8 @@ impl PyRoundsAnalysis {
         format!(
             "RoundsAnalysis(round_medians={:?}, spread={}, analysis={})",
             self.round_medians,
-            self.spread.map_or_else(|| "None".to_string(), |s| format!("{s:.4}")),
+            self.spread
+                .map_or_else(|| "None".to_string(), |s| format!("{s:.4}")),
             self.analysis.bind(py).get().__repr__(py)
         )
     }

@@ -19,14 +19,36 @@
 //!   and the tolerance test `|out - ref| <= atol + rtol * |ref|`
 //!   (`numpy.isclose`'s and `torch.testing`'s form).
 //!
-//! The pass is split into fixed chunks of [`CHUNK`] elements reduced with
-//! rayon; each chunk runs the vectorised `kernel` module. Every
-//! statistic is a max, a count or an integer sum, so the result does not
-//! depend on the thread count (nor on the instruction set the kernel uses).
+//! Figures at every scale, from the same pass (over finite pairs):
+//!
+//! * `cosine`: cosine similarity of the output and the reference as
+//!   vectors, `sum(o*r) / (sqrt(sum(o^2)) * sqrt(sum(r^2)))`, clamped to
+//!   [-1, 1] (1 when both are all zero, 0 when only one is);
+//! * `rel_rmse`: `sqrt(sum((o - r)^2) / sum(r^2))`, the RMS of the error
+//!   over the RMS of the reference (0 for an exact all-zero output, +inf for
+//!   error against an all-zero reference);
+//! * small values (`|ref| < small`): their count, their largest absolute
+//!   error and how many exceed `small_atol`; the pairs outside the
+//!   tolerance with `|ref| >= small` are counted apart (`large_mismatches`);
+//! * `ulp_over`: matched pairs whose ULP distance exceeds `ulp`, read off the
+//!   histogram (so `ulp` is an upper bucket edge: 0, 1, 2, 4, ..., 2^20).
+//!
+//! The pass is split into fixed chunks of [`CHUNK`] elements, reduced with
+//! rayon; each chunk runs the vectorised `kernel` module. Maxima, counts and
+//! integer sums do not depend on the order of reduction. The floating sums
+//! (in float64) are taken in a fixed order: [`LANES`] lane sums per block
+//! of the kernel (element `j` of a block goes to lane `j % LANES`), the
+//! lanes combined pairwise, the blocks of a chunk added in order, and the
+//! chunks' totals added in chunk order after the parallel map. So every
+//! figure is bit-identical whatever the thread count and the instruction set
+//! (Rust never reassociates or contracts float operations). Sums overflow
+//! only for float64 data above about 1e154 in magnitude; `cosine` and
+//! `rel_rmse` are then not meaningful (NaN or infinite).
 use rayon::prelude::*;
 
 use super::float::{as_bytes, Bf16, DType, Format, F16, F32, F64};
 use super::isa::{self, Isa};
+pub use super::kernel::LANES;
 use super::kernel::{Acc, Reference, Same};
 use super::Buffer;
 use crate::{Error, Result};
@@ -61,26 +83,69 @@ pub fn ulp_bucket_labels() -> Vec<String> {
     labels
 }
 
-/// Tolerance of [`compare`] and [`compare_to_reference`]:
-/// `|out - ref| <= atol + rtol * |ref|`.
+/// Thresholds of [`compare`] and [`compare_to_reference`]: the tolerance
+/// `|out - ref| <= atol + rtol * |ref|`, the small-value rule and the ULP
+/// threshold of `ulp_over`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
     /// Relative part.
     pub rtol: f64,
     /// Absolute part.
     pub atol: f64,
+    /// A finite pair with `|ref| < small` is a small value (0: none is).
+    pub small: f64,
+    /// A small value fails when `|out - ref| > small_atol`.
+    pub small_atol: f64,
+    /// ULP distance that `ulp_over` counts pairs beyond: 0, 1, 2 or a power
+    /// of two up to 2^20 (an upper edge of a histogram bucket).
+    pub ulp: u64,
 }
 
 impl Tolerance {
+    /// `|out - ref| <= atol + rtol * |ref|`, no small values, ULP threshold 0.
+    #[must_use]
+    pub const fn new(rtol: f64, atol: f64) -> Self {
+        Self {
+            rtol,
+            atol,
+            small: 0.0,
+            small_atol: 0.0,
+            ulp: 0,
+        }
+    }
+
+    /// The same with the small-value rule and a ULP threshold.
+    #[must_use]
+    pub const fn with_small(self, small: f64, small_atol: f64, ulp: u64) -> Self {
+        Self {
+            small,
+            small_atol,
+            ulp,
+            ..self
+        }
+    }
+
     fn validate(self) -> Result<Self> {
-        if self.rtol >= 0.0 && self.atol >= 0.0 && self.rtol.is_finite() && self.atol.is_finite() {
-            Ok(self)
-        } else {
-            Err(Error::InvalidArgument(format!(
+        let ok = |x: f64| x >= 0.0 && x.is_finite();
+        if !(ok(self.rtol) && ok(self.atol)) {
+            return Err(Error::InvalidArgument(format!(
                 "tolerance must be finite and >= 0, got rtol={} atol={}",
                 self.rtol, self.atol
-            )))
+            )));
         }
+        if !(ok(self.small) && ok(self.small_atol)) {
+            return Err(Error::InvalidArgument(format!(
+                "small-value thresholds must be finite and >= 0, got small={} small_atol={}",
+                self.small, self.small_atol
+            )));
+        }
+        if self.ulp > 2 && !(self.ulp.is_power_of_two() && self.ulp <= 1 << 20) {
+            return Err(Error::InvalidArgument(format!(
+                "ULP threshold must be 0, 1, 2 or a power of two up to 2^20, got {}",
+                self.ulp
+            )));
+        }
+        Ok(self)
     }
 }
 
@@ -113,6 +178,22 @@ pub struct Comparison {
     pub bitwise_equal: usize,
     /// Lowest index outside the tolerance.
     pub first_mismatch: Option<usize>,
+    /// Cosine similarity of output and reference over finite pairs.
+    pub cosine: f64,
+    /// RMS of the error over RMS of the reference, over finite pairs.
+    pub rel_rmse: f64,
+    /// The ULP threshold of `ulp_over` ([`Tolerance::ulp`]).
+    pub ulp_threshold: u64,
+    /// Matched pairs whose ULP distance exceeds `ulp_threshold`.
+    pub ulp_over: usize,
+    /// Small values: finite pairs with `|ref| <` [`Tolerance::small`].
+    pub small: usize,
+    /// Largest `|out - ref|` over the small values (0 when there are none).
+    pub small_max_abs_err: f64,
+    /// Small values with `|out - ref| >` [`Tolerance::small_atol`].
+    pub small_mismatches: usize,
+    /// Finite pairs with `|ref| >= small` outside the tolerance.
+    pub large_mismatches: usize,
 }
 
 impl Comparison {
@@ -131,6 +212,18 @@ impl Comparison {
             self.mismatches as f64 / self.n as f64
         }
     }
+
+    /// Share of elements beyond the ULP threshold: `ulp_over` plus the
+    /// NaN/Inf mismatches (whose distance is undefined), over `n` (0 for an
+    /// empty input).
+    #[must_use]
+    pub fn ulp_frac(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            (self.ulp_over + self.nan_mismatch + self.inf_mismatch) as f64 / self.n as f64
+        }
+    }
 }
 
 fn check_len(a: usize, b: usize) -> Result<()> {
@@ -143,6 +236,13 @@ fn check_len(a: usize, b: usize) -> Result<()> {
     }
 }
 
+/// The chunks' statistics combined in chunk order (`collect` keeps the
+/// order of an indexed parallel iterator), so the float sums do not depend
+/// on how rayon split the work.
+fn in_chunk_order(chunks: Vec<Acc>) -> Acc {
+    chunks.into_iter().fold(Acc::new(), Acc::merge)
+}
+
 /// `out` against a float64 `reference`, chunk by chunk, with the kernel
 /// for `isa`.
 pub(crate) fn against_f64<F: Format>(
@@ -151,35 +251,38 @@ pub(crate) fn against_f64<F: Format>(
     reference: &[f64],
     tol: Tolerance,
 ) -> Comparison {
-    out.par_chunks(CHUNK)
+    let chunks: Vec<Acc> = out
+        .par_chunks(CHUNK)
         .zip(reference.par_chunks(CHUNK))
         .enumerate()
         .map(|(c, (o, r))| isa::chunk::<Reference<F>>(isa, o, r, c * CHUNK, tol))
-        .reduce(Acc::new, Acc::merge)
-        .finish(F::DTYPE)
+        .collect();
+    in_chunk_order(chunks).finish(F::DTYPE, tol)
 }
 
 /// Two arrays of one format, chunk by chunk, with the kernel for `isa`. A
-/// chunk with identical bytes skips the kernel: a `memcmp` gives the counts
-/// of a run of identical pairs (the common, deterministic case).
+/// chunk with identical bytes skips the ULP and tolerance loops: a `memcmp`
+/// gives the counts of a run of identical pairs (the common, deterministic
+/// case), and only the loop of the sums and small values runs.
 pub(crate) fn same_dtype<F: Format>(
     isa: Isa,
     a: &[F::Raw],
     b: &[F::Raw],
     tol: Tolerance,
 ) -> Comparison {
-    a.par_chunks(CHUNK)
+    let chunks: Vec<Acc> = a
+        .par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
         .enumerate()
         .map(|(c, (x, y))| {
             if as_bytes::<F>(x) == as_bytes::<F>(y) {
-                Acc::identical(x.len())
+                Acc::identical::<F>(x, tol)
             } else {
                 isa::chunk::<Same<F>>(isa, x, y, c * CHUNK, tol)
             }
         })
-        .reduce(Acc::new, Acc::merge)
-        .finish(F::DTYPE)
+        .collect();
+    in_chunk_order(chunks).finish(F::DTYPE, tol)
 }
 
 /// Compares `out` against a float64 `reference` of the same length.

@@ -21,6 +21,15 @@
 //! loop's running values in registers; the block's data stays in L1
 //! between the two.
 //!
+//! **Figures at every scale, in loop 2.** The float64 sums of `cosine` and
+//! `rel_rmse` (squared error, squared reference, squared output, output
+//! times reference) go to [`LANES`] lane accumulators, pair `j` of a block
+//! to lane `j % LANES`: loop 2 is a fixed-size inner loop over the lanes,
+//! each running value kept per lane (a vector register), with the same
+//! additions in the same order on every instruction set. The lanes are
+//! combined pairwise at the end of the block. The same loop counts the
+//! small values and the large ones outside the tolerance.
+//!
 //! **Counts from codes.** A scatter (`hist[bucket] += 1`) does not
 //! vectorise, so [`tally`] counts each code that occurs in the block by
 //! comparing the whole block with it into byte-wide lanes: the histogram
@@ -38,9 +47,14 @@ use std::marker::PhantomData;
 
 use super::compare::{Comparison, Tolerance, HIST_BUCKETS};
 use super::float::{DType, Format, Word};
+use sums::{cosine, rel_rmse, scan_values, Sums};
 
 /// Elements per block of the element loop (its bucket bytes: 1 KiB).
 pub const BLOCK: usize = 1024;
+
+/// Lane sums per block for the float64 sums (eight: one AVX-512 register,
+/// two AVX2 ones); part of the definition of the result, not a tuning knob.
+pub const LANES: usize = 8;
 
 // The code bytes loop 1 writes for a block, one per pair, that the tally
 // and loop 2 read: 0..=22 is a finite pair's ULP bucket (0 only for
@@ -119,6 +133,13 @@ pub(crate) struct Acc {
     inf_mismatch: usize,
     bitwise: usize,
     first: Option<usize>,
+    /// Float64 sums over finite pairs: squared error, squared reference,
+    /// squared output, output times reference.
+    sums: [f64; 4],
+    small: usize,
+    small_max: f64,
+    small_fail: usize,
+    large_fail: usize,
 }
 
 impl Acc {
@@ -136,17 +157,42 @@ impl Acc {
             inf_mismatch: 0,
             bitwise: 0,
             first: None,
+            sums: [0.0; 4],
+            small: 0,
+            small_max: 0.0,
+            small_fail: 0,
+            large_fail: 0,
         }
     }
 
-    /// A run of `len` pairs with identical bits.
-    pub(crate) fn identical(len: usize) -> Self {
+    /// A chunk of pairs with identical bits (`x` against itself): the counts
+    /// without the ULP and tolerance loops, the sums and small values from
+    /// loop 3, block by block as the full kernel takes them (so the result
+    /// is bit-identical to it).
+    pub(crate) fn identical<F: Format>(x: &[F::Raw], tol: Tolerance) -> Self {
         let mut acc = Self::new();
-        acc.n = len;
-        acc.bitwise = len;
-        acc.matched = len;
-        acc.hist[0] = len as u64;
+        acc.n = x.len();
+        acc.bitwise = x.len();
+        acc.matched = x.len();
+        acc.hist[0] = x.len() as u64;
+        let mut codes = [0u8; BLOCK];
+        for block in x.chunks(BLOCK) {
+            scan_bits::<Same<F>>(block, block, &mut codes);
+            let (_, sums) = scan_values::<Same<F>>(block, block, &codes, tol, 0.0);
+            acc.add_sums(&sums);
+        }
         acc
+    }
+
+    #[inline(always)]
+    fn add_sums(&mut self, s: &Sums) {
+        for (a, b) in self.sums.iter_mut().zip(s.total) {
+            *a += b;
+        }
+        self.small += s.small as usize;
+        self.small_max = self.small_max.max(f64::from_bits(s.small_max));
+        self.small_fail += s.small_fail as usize;
+        self.large_fail += s.large_fail as usize;
     }
 
     #[allow(clippy::needless_pass_by_value)] // rayon's reduce hands both sides by value
@@ -168,10 +214,21 @@ impl Acc {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // `self` covers the elements before `o`: the callers keep this order
+        for (a, b) in self.sums.iter_mut().zip(o.sums) {
+            *a += b;
+        }
+        self.small += o.small;
+        self.small_max = self.small_max.max(o.small_max);
+        self.small_fail += o.small_fail;
+        self.large_fail += o.large_fail;
         self
     }
 
-    pub(crate) fn finish(self, dtype: DType) -> Comparison {
+    pub(crate) fn finish(self, dtype: DType, tol: Tolerance) -> Comparison {
+        let [e2, r2, o2, or] = self.sums;
+        let over_bucket = super::compare::ulp_bucket(tol.ulp);
+        let ulp_over: u64 = self.hist[over_bucket + 1..].iter().sum();
         Comparison {
             dtype,
             n: self.n,
@@ -190,6 +247,14 @@ impl Acc {
             inf_mismatch: self.inf_mismatch,
             bitwise_equal: self.bitwise,
             first_mismatch: self.first,
+            cosine: cosine(or, o2, r2),
+            rel_rmse: rel_rmse(e2, r2),
+            ulp_threshold: tol.ulp,
+            ulp_over: ulp_over as usize,
+            small: self.small,
+            small_max_abs_err: self.small_max,
+            small_mismatches: self.small_fail,
+            large_mismatches: self.large_fail,
         }
     }
 
@@ -215,6 +280,7 @@ impl Acc {
         let misses = unmatched + s.values.outside as usize;
         self.mismatches += misses;
         self.max_abs = self.max_abs.max(f64::from_bits(s.values.max_abs));
+        self.add_sums(&s.sums);
         if s.values.rel_candidates > 0 {
             self.max_rel = self.max_rel.max(rel_max::<P>(a, b));
         }
@@ -233,6 +299,7 @@ struct Block {
     ulp: UlpStats,
     tally: Tally,
     values: ValueStats,
+    sums: Sums,
 }
 
 /// ULP statistics of one block ([`scan_bits`]). The sum is split into the
@@ -373,67 +440,6 @@ fn scan_bits<P: Pair>(a: &[P::A], b: &[P::B], codes: &mut [u8; BLOCK]) -> UlpSta
 /// `max_rel * |ref|` (see [`scan_values`]).
 const REL_FILTER: f64 = 1.0 - 1.0 / (1u64 << 50) as f64;
 
-/// Loop 2 of a block: float64 values, for the pairs loop 1 found finite
-/// (`codes` below [`INF_MISMATCH`]). Counts the pairs outside the tolerance
-/// (`|out - ref| > atol + rtol * |ref|`), takes the largest `|out - ref|`
-/// (as bits: a non-negative float64 orders like its bits; `abs` is a
-/// cleared sign bit) and counts the candidates for a new relative-error
-/// maximum.
-///
-/// The relative error needs a division, the costliest operation here, so
-/// it is left to [`rel_max`] for the blocks that may raise the running
-/// maximum `max_rel`. With `s` the rounded `max_rel * (1 - 2^-50)` (0
-/// unless a normal number) and `L` the rounded `s * |ref|`, a finite pair
-/// with `ref != 0` is no candidate when `L` is a normal number and
-/// `|out - ref| <= min(L, f64::MAX)`. Then `L < max_rel * |ref|` exactly
-/// (two roundings in the normal range move it by at most `2^-53` relative
-/// each; an `L` rounded up to infinity still means
-/// `max_rel * |ref| > f64::MAX`, and an infinite `|out - ref|` is always a
-/// candidate), so the exact quotient is below `max_rel` and so is its
-/// rounding. After the first block of a chunk, candidates are rare, and
-/// the maximum is still the exactly rounded quotient a plain loop gives.
-#[inline(always)]
-#[allow(clippy::needless_bitwise_bool)] // branch-free on purpose
-fn scan_values<P: Pair>(
-    a: &[P::A],
-    b: &[P::B],
-    codes: &[u8; BLOCK],
-    tol: Tolerance,
-    max_rel: f64,
-) -> ValueStats {
-    let n = a.len().min(b.len()).min(BLOCK);
-    let (a, b, codes) = (&a[..n], &b[..n], &codes[..n]);
-    let (atol, rtol) = (tol.atol, tol.rtol);
-    let scaled = max_rel * REL_FILTER;
-    let scaled = if scaled >= f64::MIN_POSITIVE {
-        scaled
-    } else {
-        0.0
-    };
-    let (mut outside, mut rel_candidates) = (0u32, 0u32);
-    // the bits of |out - ref| have a clear sign bit: a signed maximum orders them
-    let mut max_abs = 0i64;
-    for j in 0..n {
-        let (_, ov, rv, _) = P::load(a[j], b[j]);
-        let finite = finite_code(u32::from(codes[j]));
-        let d_bits = (ov - rv).to_bits() & !(1u64 << 63);
-        let d = f64::from_bits(d_bits);
-        let ar = rv.abs();
-        outside += u32::from(finite & (d > atol + rtol * ar));
-        #[allow(clippy::cast_possible_wrap)] // below 2^63
-        let d_signed = d_bits as i64;
-        max_abs = max_abs.max(if finite { d_signed } else { 0 });
-        let bound = scaled * ar;
-        let skip = (d <= bound.min(f64::MAX)) & (bound >= f64::MIN_POSITIVE);
-        rel_candidates += u32::from(finite & (ar != 0.0) & !skip);
-    }
-    ValueStats {
-        outside,
-        max_abs: max_abs as u64,
-        rel_candidates,
-    }
-}
-
 /// Largest `|out - ref| / |ref|` over the finite pairs with `ref != 0`
 /// (0 for none).
 #[inline(always)]
@@ -538,13 +544,21 @@ pub(super) fn scan_chunk<P: Pair>(a: &[P::A], b: &[P::B], base: usize, tol: Tole
     let mut codes = [0u8; BLOCK];
     for (k, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
         let ulp = scan_bits::<P>(x, y, &mut codes);
-        let values = scan_values::<P>(x, y, &codes, tol, acc.max_rel);
+        let (values, sums) = scan_values::<P>(x, y, &codes, tol, acc.max_rel);
         let tally = tally(&mut codes, x.len().min(y.len()), &mut acc.hist);
-        let block = Block { ulp, tally, values };
+        let block = Block {
+            ulp,
+            tally,
+            values,
+            sums,
+        };
         acc.add_block::<P>(&block, x, y, base + k * BLOCK, tol);
     }
     acc
 }
+
+#[path = "kernel_sums.rs"]
+mod sums;
 
 #[cfg(test)]
 #[path = "kernel_tests.rs"]

@@ -4,7 +4,7 @@
 // Exact float equality is the point of these tests: bits and maxima must match exactly.
 #![allow(clippy::float_cmp)]
 
-use super::{bucket, BLOCK};
+use super::{bucket, BLOCK, LANES};
 use crate::numerics::compare::{against_f64, same_dtype, ulp_bucket, CHUNK, HIST_BUCKETS};
 use crate::numerics::float::{
     bf16_to_f32, f16_to_f32_slow, f16_to_f64, round_f64_to_bits, Bf16, DType, Format, F16, F32, F64,
@@ -119,8 +119,23 @@ fn reference(d: DType, pairs: &[(u64, f64, f64, u64)], tol: Tolerance) -> Compar
         inf_mismatch: 0,
         bitwise_equal: 0,
         first_mismatch: None,
+        cosine: 0.0,
+        rel_rmse: 0.0,
+        ulp_threshold: tol.ulp,
+        ulp_over: 0,
+        small: 0,
+        small_max_abs_err: 0.0,
+        small_mismatches: 0,
+        large_mismatches: 0,
     };
     let mut ulp_sum = 0u128;
+    let sums = ordered_sums(pairs, |&(ob, _, _, rb)| !special(ob) && !special(rb));
+    c.cosine = reference_cosine(sums);
+    c.rel_rmse = if sums[0] == 0.0 {
+        0.0
+    } else {
+        (sums[0] / sums[1]).sqrt()
+    };
     for (i, &(ob, ov, rv, rb)) in pairs.iter().enumerate() {
         c.bitwise_equal += usize::from(ob == rb);
         let mut miss = false;
@@ -147,7 +162,15 @@ fn reference(d: DType, pairs: &[(u64, f64, f64, u64)], tol: Tolerance) -> Compar
             c.ulp_max = c.ulp_max.max(ulp);
             ulp_sum += u128::from(ulp);
             c.ulp_hist[ulp_bucket(ulp)] += 1;
+            c.ulp_over += usize::from(ulp > tol.ulp);
             miss = err > tol.atol + tol.rtol * rv.abs();
+            if rv.abs() < tol.small {
+                c.small += 1;
+                c.small_max_abs_err = c.small_max_abs_err.max(err);
+                c.small_mismatches += usize::from(err > tol.small_atol);
+            } else {
+                c.large_mismatches += usize::from(miss);
+            }
         }
         if miss {
             c.mismatches += 1;
@@ -158,6 +181,54 @@ fn reference(d: DType, pairs: &[(u64, f64, f64, u64)], tol: Tolerance) -> Compar
         c.ulp_mean = ulp_sum as f64 / c.matched as f64;
     }
     c
+}
+
+/// The float64 sums of the module docs (squared error, squared reference,
+/// squared output, output times reference) over the pairs `keep` accepts,
+/// in their defined order: lane `i % LANES` within a block of `BLOCK`, lanes
+/// combined pairwise, blocks added in order within a chunk of `CHUNK`,
+/// chunks added in order.
+fn ordered_sums(
+    pairs: &[(u64, f64, f64, u64)],
+    keep: impl Fn(&(u64, f64, f64, u64)) -> bool,
+) -> [f64; 4] {
+    let mut total = [0.0f64; 4];
+    for chunk in pairs.chunks(CHUNK) {
+        let mut in_chunk = [0.0f64; 4];
+        for block in chunk.chunks(BLOCK) {
+            let mut lanes = [[0.0f64; LANES]; 4];
+            for (j, p) in block.iter().enumerate() {
+                let (ov, rv) = (p.1, p.2);
+                let terms = [(ov - rv) * (ov - rv), rv * rv, ov * ov, ov * rv];
+                for (lane, t) in lanes.iter_mut().zip(terms) {
+                    lane[j % LANES] += if keep(p) { t } else { 0.0 };
+                }
+            }
+            for (s, l) in in_chunk.iter_mut().zip(lanes) {
+                *s += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+            }
+        }
+        for (t, s) in total.iter_mut().zip(in_chunk) {
+            *t += s;
+        }
+    }
+    total
+}
+
+fn reference_cosine([_, r2, o2, or]: [f64; 4]) -> f64 {
+    if o2 == 0.0 && r2 == 0.0 {
+        1.0
+    } else if o2 == 0.0 || r2 == 0.0 {
+        0.0
+    } else {
+        let norms = (o2 * r2).sqrt();
+        let norms = if norms.is_normal() {
+            norms
+        } else {
+            o2.sqrt() * r2.sqrt()
+        };
+        (or / norms).clamp(-1.0, 1.0)
+    }
 }
 
 /// Asserts two comparisons agree exactly, float fields bit for bit.
@@ -177,22 +248,25 @@ fn assert_same(got: &Comparison, want: &Comparison, what: &str) {
         want.ulp_mean.to_bits(),
         "{what}: ulp_mean {got:?}"
     );
+    for (name, g, w) in [
+        ("cosine", got.cosine, want.cosine),
+        ("rel_rmse", got.rel_rmse, want.rel_rmse),
+        ("small_max", got.small_max_abs_err, want.small_max_abs_err),
+    ] {
+        assert!(
+            g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+            "{what}: {name} {g} vs {w}"
+        );
+    }
+    let (mut got, mut want) = (got.clone(), want.clone());
+    (got.cosine, got.rel_rmse, want.cosine, want.rel_rmse) = (0.0, 0.0, 0.0, 0.0);
     assert_eq!(got, want, "{what}");
 }
 
 const TOLS: [Tolerance; 3] = [
-    Tolerance {
-        rtol: 0.0,
-        atol: 0.0,
-    },
-    Tolerance {
-        rtol: 1e-3,
-        atol: 1e-5,
-    },
-    Tolerance {
-        rtol: 0.5,
-        atol: 1e300,
-    },
+    Tolerance::new(0.0, 0.0),
+    Tolerance::new(1e-3, 1e-5).with_small(1e-3, 1e-6, 1),
+    Tolerance::new(0.5, 1e300).with_small(1.0, 0.5, 32),
 ];
 
 /// Runs `F`'s same-format comparison of bit patterns `a`, `b` on every
@@ -413,10 +487,7 @@ fn relative_error_maximum_is_the_plain_quotient_in_edge_cases() {
     // after a pair of relative error 0.9999, and an overflowing difference
     // (quotient +inf) after a pair of relative error 2: a division-free
     // filter based on `max_rel * |ref|` rounds both away.
-    let big = Tolerance {
-        rtol: 10.0,
-        atol: 10.0,
-    };
+    let big = Tolerance::new(10.0, 10.0);
     for isa in Isa::ALL.into_iter().filter(|i| i.supported()) {
         let c = against_f64::<F64>(isa, &[1.9999, 0.0], &[1.0, 5e-324], big);
         assert_eq!(c.max_rel_err, 1.0, "{isa:?}");

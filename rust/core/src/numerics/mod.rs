@@ -5,7 +5,9 @@
 //!   distance, exact rounding of a float64 to float16/bfloat16.
 //! * [`compare`]: one parallel pass giving max abs/rel error, ULP max/mean
 //!   and histogram, the count outside a tolerance, NaN/Inf pattern
-//!   mismatches and bitwise equality.
+//!   mismatches, bitwise equality, and the figures that mean something at
+//!   every scale: cosine similarity, relative RMS error, small-value error
+//!   and the share of elements beyond a ULP threshold.
 //! * `kernel`: that pass's branch-free, vectorised chunk kernel; `isa`
 //!   compiles it for the baseline target and (x86-64) for AVX2 and
 //!   AVX-512, and picks one at run time.
@@ -27,7 +29,7 @@ mod kernel;
 
 pub use compare::{
     compare, compare_to_reference, ulp_bucket, ulp_bucket_labels, ulp_distances, Comparison,
-    Tolerance, HIST_BUCKETS,
+    Tolerance, HIST_BUCKETS, LANES,
 };
 pub use float::{ulp_distance, DType};
 pub use hash::{fingerprint, hash64, hash_buffer, sample_positions, Fingerprint};
@@ -74,5 +76,7 @@ impl Buffer<'_> {
     }
 }
 
+#[cfg(test)]
+mod agreement_tests;
 #[cfg(test)]
 mod tests;

@@ -151,10 +151,7 @@ fn buckets_and_labels() {
     assert_eq!(ulp_bucket(u64::MAX), HIST_BUCKETS - 1);
 }
 
-const TOL: Tolerance = Tolerance {
-    rtol: 1e-3,
-    atol: 1e-5,
-};
+const TOL: Tolerance = Tolerance::new(1e-3, 1e-5);
 
 fn lcg(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
@@ -192,14 +189,7 @@ fn perturbed_output_is_classified() {
     assert_eq!(c.bitwise_equal, out.len() - 2);
     assert!((c.ulp_mean - 3.0 / (out.len() - 1) as f64).abs() < 1e-15);
 
-    let tight = compare_to_reference(
-        Buffer::F32(&out),
-        &reference,
-        Tolerance {
-            rtol: 0.0,
-            atol: 0.0,
-        },
-    );
+    let tight = compare_to_reference(Buffer::F32(&out), &reference, Tolerance::new(0.0, 0.0));
     let tight = tight.unwrap();
     // zero tolerance against the unrounded reference: every rounded value fails
     let inexact = reference
@@ -267,10 +257,7 @@ fn same_dtype_compare_and_errors() {
     assert_eq!(d.iter().sum::<u64>(), 5);
     assert!(compare(Buffer::F16(&a), Buffer::Bf16(&b), TOL).is_err());
     assert!(compare(Buffer::F16(&a), Buffer::F16(&b[..5]), TOL).is_err());
-    let bad = Tolerance {
-        rtol: -1.0,
-        atol: 0.0,
-    };
+    let bad = Tolerance::new(-1.0, 0.0);
     assert!(compare(Buffer::F16(&a), Buffer::F16(&b), bad).is_err());
     let nan = [0x7fc0u16];
     let num = [0x3f80u16];
