@@ -81,7 +81,9 @@ def test_a_backend_package_that_fails_to_import_is_named(
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
 def test_absent_backend_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, line = _exit_and_line(["info", "--device", "cuda"], capsys)
-    assert code == 2 and "device 'cuda' is not available" in line
+    # a CPU build of PyTorch has no CUDA; a CUDA build on a machine without GPU sees none
+    assert code == 2 and ("device 'cuda' is not available" in line
+                          or "but no cuda device is visible" in line), line
 
 
 @pytest.mark.parametrize(

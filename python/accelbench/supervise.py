@@ -17,8 +17,17 @@ import sysconfig
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
-__all__ = ["crash_site", "die_with_parent", "exit_text", "kill_group", "log_tail"]
+__all__ = [
+    "crash_site",
+    "die_with_parent",
+    "exit_text",
+    "kill_group",
+    "kill_tagged",
+    "log_tail",
+    "useful_tail",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -73,6 +82,34 @@ def kill_group(proc: subprocess.Popen[bytes], wait_s: float | None = None) -> No
         proc.wait(wait_s)
 
 
+def kill_tagged(name: str, value: str) -> int:
+    """SIGKILL every process whose environment has ``NAME=value``; returns how many (Linux).
+
+    A process group does not hold a child that started its own session
+    (``setsid``, ``start_new_session=True``): killing the worker's group
+    misses it, and it would outlive the case. Such a child still inherits the
+    worker's environment, which carries a tag unique to that worker, so the
+    tag finds it. Elsewhere (no ``/proc``) this finds nothing: such children
+    are the family's to end.
+    """
+    needle = f"{name}={value}".encode()
+    killed = 0
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):  # gone, or another user's process
+            continue
+    return killed
+
+
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
 
 
@@ -93,11 +130,22 @@ def crash_site(log_tail: str) -> str | None:
     return None
 
 
-def log_tail(path: Path, lines: int = 1) -> str:
-    """The last useful lines of a child's log (warnings skipped), joined, at most 300 chars."""
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    useful = [t.strip() for t in text if t.strip() and "Warning" not in t]
+def useful_tail(text: str, lines: int = 1) -> str:
+    """The last useful lines of a child's output (warnings skipped), joined, at most 300 chars."""
+    useful = [t.strip() for t in text.strip().splitlines() if t.strip() and "Warning" not in t]
     return " | ".join(useful[-lines:])[:300]
+
+
+def log_tail(log: Path | IO[bytes], lines: int = 1) -> str:
+    """:func:`useful_tail` of a log file, given by path or as an open (maybe unlinked) file."""
+    try:
+        if isinstance(log, Path):
+            text = log.read_text(errors="replace")
+        else:
+            log.flush()
+            size = os.fstat(log.fileno()).st_size
+            start = max(0, size - (1 << 16))
+            text = os.pread(log.fileno(), size - start, start).decode("utf-8", "replace")
+    except (OSError, ValueError):  # ValueError: the file was closed
+        return ""
+    return useful_tail(text, lines)

@@ -233,26 +233,26 @@ class RunComparison:
 
 
 def case_samples(samples: pd.DataFrame) -> dict[tuple[str, str, str], np.ndarray]:
-    """Seconds per launch of each case, all rounds (multi-rank: maximum over ranks per index)."""
+    """Seconds per launch of each case, all rounds (multi-rank: the slowest rank's samples)."""
     return {k: np.concatenate(v) for k, v in case_rounds(samples).items()}
 
 
 def case_rounds(samples: pd.DataFrame) -> dict[tuple[str, str, str], list[np.ndarray]]:
     """Seconds per launch of each case, one array per round of the run (in round order).
 
-    Multi-rank cases: maximum over ranks per sample index. Runs written before
-    rounds existed have no ``round`` column: one round.
+    Multi-rank cases: the samples of the slowest rank (the largest median), the
+    rank whose samples give the run's own ``median_s``, so that a compare
+    table's medians are the runs' medians. Runs written before rounds existed
+    have no ``round`` column: one round.
     """
     out: dict[tuple[str, str, str], list[np.ndarray]] = {}
     if samples.empty:
         return out
     for key, group in samples.groupby(list(KEY), sort=False):
         if group["rank"].nunique() > 1:
-            per_index = group.groupby("index", sort=True).agg(
-                seconds=("seconds", "max"),
-                round=("round", "first") if "round" in group else ("seconds", "size"))
-        else:
-            per_index = group.sort_values("index")
+            slowest = group.groupby("rank")["seconds"].median().idxmax()
+            group = group[group["rank"] == slowest]
+        per_index = group.sort_values("index")
         rounds = (per_index["round"].to_numpy() if "round" in group
                   else np.zeros(len(per_index), dtype=np.int64))
         values = per_index["seconds"].to_numpy().astype(np.float64)

@@ -105,8 +105,9 @@ def check_consistency(run_dirs: Sequence[str | os.PathLike[str]]) -> Consistency
         raise UsageError("consistency needs at least two run directories")
     frames = [load_fingerprints(r) for r in run_dirs]
     names = [os.fspath(r).rstrip("/").rsplit("/", 1)[-1] for r in run_dirs]
-    if frames[0].empty:
-        raise UsageError(f"{os.fspath(run_dirs[0])}: no fingerprints (run with checks on)")
+    for run_dir, frame in zip(run_dirs, frames, strict=True):
+        if frame.empty:
+            raise UsageError(f"{os.fspath(run_dir)}: no fingerprints (run with checks on)")
     base = frames[0].drop_duplicates("key", keep="last").set_index("key")
     rows: list[dict[str, Any]] = []
     for name, frame in zip(names[1:], frames[1:], strict=True):

@@ -7,6 +7,7 @@ or regressed; 2 bad usage or input, with a one-line reason and no traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,14 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from accelbench.errors import AccelbenchError, UsageError
+from accelbench.limits import (
+    MAX_GIB,
+    MAX_RANKS,
+    MAX_RESAMPLES,
+    MAX_THREADS,
+    SETTING_LIMITS,
+    WEEK_S,
+)
 from accelbench.ops import COMPILE_OP_TIMEOUT, OP_TIMEOUT
 
 __all__ = ["build_parser", "main"]
@@ -29,27 +38,59 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+    values = [t.strip() for t in text.split(",") if t.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    return values
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
+def _bounded_float(high: float) -> Callable[[str], float]:
+    """A parser of a finite number in (0, high]: bad values never reach a run directory."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}: {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
+def _bounded_int(high: int) -> Callable[[str], int]:
+    """A parser of an integer in [1, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}: {text!r}")
+        return value
+
+    return parse
+
+
+#: any positive finite number / positive integer (flags without a tighter bound of their own)
+_positive_float = _bounded_float(sys.float_info.max)
+_positive_int = _bounded_int(2**63 - 1)
+_seconds = _bounded_float(WEEK_S)
+_fraction = _bounded_float(SETTING_LIMITS["target_rel_ci"])
+_gib = _bounded_float(MAX_GIB)
+_samples = _bounded_int(int(SETTING_LIMITS["min_samples"]))
+_rounds = _bounded_int(int(SETTING_LIMITS["rounds"]))
+_threads = _bounded_int(MAX_THREADS)
+_resamples = _bounded_int(MAX_RESAMPLES)
+_ranks = _bounded_int(MAX_RANKS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,50 +121,53 @@ def _add_import(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--device", default="auto",
+    # --device, --suite and --out default to None so that --resume can tell a given flag
+    # from a default (cli.run fills in auto, quick and runs/).
+    run.add_argument("--device",
                      help="auto|cpu|cuda[:i]|xpu|mps or a PrivateUse1 backend (npu, mlu, "
-                          "musa, ...; see --import)")
+                          "musa, ...; see --import); default auto")
     _add_import(run)
-    run.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
+    run.add_argument("--suite", help="quick|standard|full or a FILE.toml (default quick)")
     run.add_argument("--kernels", type=_csv, help="comma-separated families (matmul,...)")
     run.add_argument("--dtypes", type=_csv, help="comma-separated dtypes (fp32,bf16,...)")
-    run.add_argument("--target-rel-ci", type=_positive_float,
+    run.add_argument("--target-rel-ci", type=_fraction,
                      help="stop sampling when the 95%% CI of the median is within this (0.01)")
-    run.add_argument("--max-case-time", type=_positive_float,
+    run.add_argument("--max-case-time", type=_seconds,
                      help="sampling time budget per case, seconds")
-    run.add_argument("--warmup", type=_positive_float, help="warm-up time per case, seconds")
-    run.add_argument("--min-samples", type=_positive_int, help="samples before stopping")
-    run.add_argument("--rounds", type=_positive_int,
+    run.add_argument("--warmup", type=_seconds, help="warm-up time per case, seconds")
+    run.add_argument("--min-samples", type=_samples, help="samples before stopping")
+    run.add_argument("--rounds", type=_rounds,
                      help="measure every case in this many rounds, each in a fresh worker and a "
                           "shuffled order, splitting the time budget (suites: 3); the CI then "
                           "covers the variation between rounds")
-    run.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
+    run.add_argument("--out", type=Path, help="where run dirs go (runs/)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
-    run.add_argument("--case-timeout", type=_positive_float, metavar="S",
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress bar or table; prints only the run directory (stdout)")
+    run.add_argument("--case-timeout", type=_seconds, metavar="S",
                      help="kill a case after S seconds and record it as timeout "
                      "(default: 2 x (warm-up + max case time) + 120)")
-    run.add_argument("--max-memory", type=_positive_float, metavar="GIB",
+    run.add_argument("--max-memory", type=_gib, metavar="GIB",
                      help="address space a worker may add after start-up, GiB; beyond it an "
                      "allocation fails and the case is an error")
     run.add_argument("--no-isolation", action="store_true",
                      help="run cases in this process (debugging; a crash ends the run)")
-    run.add_argument("--world-size", type=_positive_int,
+    run.add_argument("--world-size", type=_ranks,
                      help="ranks of the local world the collectives run in (2 on CPU, "
                           "one per device otherwise; ignored under torchrun/srun)")
-    run.add_argument("--check-repeats", type=_positive_int, metavar="K",
+    run.add_argument("--check-repeats", type=_bounded_int(10_000), metavar="K",
                      help="collectives: run the exact data check K times on fresh inputs "
                           "(an intermittent fault shows in some launches only; default 1)")
     run.add_argument("--cache", choices=("warm", "cold"),
                      help="warm (default) or cold: flush the last-level cache before each launch")
     run.add_argument("--graph", action="store_true", default=None,
                      help="replay launches from a captured device graph (CUDA/HIP, NPU)")
-    run.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
+    run.add_argument("--sustain", type=_seconds, metavar="SECONDS",
                      help="run each case continuously this long; writes sustain.png")
     run.add_argument("--no-check", action="store_true",
                      help="skip numerical checks (reference, determinism, fingerprints)")
-    run.add_argument("--threads", type=_positive_int,
+    run.add_argument("--threads", type=_threads,
                      help="torch.set_num_threads for the run (recorded in meta.json)")
     run.add_argument("--deterministic-algorithms", action="store_true",
                      help="run under torch.use_deterministic_algorithms(True)")
@@ -148,7 +192,7 @@ def _add_compare(sub: Any) -> None:
     cmp.add_argument("--fail-on-regression", type=_nonnegative_percent, default=None,
                      metavar="PCT", help="exit 1 when a case is significantly slower by > PCT%%")
     cmp.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
-    cmp.add_argument("--resamples", type=_positive_int, default=10_000,
+    cmp.add_argument("--resamples", type=_resamples, default=10_000,
                      help="bootstrap resamples per case (10000)")
 
 
@@ -178,20 +222,20 @@ def _add_fleet(sub: Any) -> None:
     p.add_argument("--suite", default="quick", help="quick|standard|full or a FILE.toml")
     p.add_argument("--kernels", type=_csv, help="comma-separated families")
     p.add_argument("--dtypes", type=_csv, help="comma-separated dtypes")
-    p.add_argument("--world-size", type=_positive_int,
+    p.add_argument("--world-size", type=_ranks,
                    help="ranks of the local world (one per device; 2 on CPU; ignored under "
                         "torchrun/srun, where the ranks come from the environment)")
-    p.add_argument("--threshold", type=_positive_float, default=5.0, metavar="PCT",
+    p.add_argument("--threshold", type=_bounded_float(1e6), default=5.0, metavar="PCT",
                    help="flag a rank when the whole CI of its ratio to the world median is "
                         "more than PCT%% slower (5)")
-    p.add_argument("--sustain", type=_positive_float, metavar="SECONDS",
+    p.add_argument("--sustain", type=_seconds, metavar="SECONDS",
                    help="run each case this long in time windows; a rank slow late is flagged")
-    p.add_argument("--resamples", type=_positive_int, default=2000,
+    p.add_argument("--resamples", type=_resamples, default=2000,
                    help="bootstrap resamples per rank and case (2000)")
-    p.add_argument("--max-case-time", type=_positive_float, help="sampling budget per case, s")
-    p.add_argument("--warmup", type=_positive_float, help="warm-up per case, s")
-    p.add_argument("--min-samples", type=_positive_int, help="samples before stopping")
-    p.add_argument("--target-rel-ci", type=_positive_float, help="target CI of the median")
+    p.add_argument("--max-case-time", type=_seconds, help="sampling budget per case, s")
+    p.add_argument("--warmup", type=_seconds, help="warm-up per case, s")
+    p.add_argument("--min-samples", type=_samples, help="samples before stopping")
+    p.add_argument("--target-rel-ci", type=_fraction, help="target CI of the median")
     p.add_argument("--no-check", action="store_true", help="skip output fingerprints")
     p.add_argument("--links", action="store_true",
                    help="after the cases, measure the links: every pair of devices within a "
@@ -199,9 +243,9 @@ def _add_fleet(sub: Any) -> None:
     p.add_argument("--links-only", action="store_true", help="measure the links, no cases")
     p.add_argument("--link-size", type=_size, metavar="BYTES",
                    help="message size of the link tests (64MiB; 1MiB on CPU)")
-    p.add_argument("--link-samples", type=_positive_int, default=9,
+    p.add_argument("--link-samples", type=_samples, default=9,
                    help="samples per link, each of 4 messages (9)")
-    p.add_argument("--link-threshold", type=_positive_float, default=10.0, metavar="PCT",
+    p.add_argument("--link-threshold", type=_bounded_float(1e6), default=10.0, metavar="PCT",
                    help="flag a link when the whole CI of its time ratio to its peers is more "
                         "than PCT%% slower (10)")
     p.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")
@@ -216,7 +260,10 @@ def _size(text: str) -> int:
     if not match or int(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 65536, 1MiB, 64MiB)")
     scale = {None: 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30}[match.group(2)]
-    return int(match.group(1)) * scale
+    size = int(match.group(1)) * scale
+    if size > MAX_GIB * 2**30:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_GIB:g} GiB: {text!r}")
+    return size
 
 
 def _add_ops(sub: Any) -> None:
@@ -234,13 +281,13 @@ def _add_ops(sub: Any) -> None:
     p.add_argument("--compile", action="store_true",
                    help="also run each operator under torch.compile: status and agreement "
                         "against eager and float64")
-    p.add_argument("--compile-samples", type=_positive_int, default=4, metavar="N",
+    p.add_argument("--compile-samples", type=_samples, default=4, metavar="N",
                    help="samples per operator run compiled (each shape compiles; 4)")
     p.add_argument("--time", action="store_true",
                    help="quick timing of each operator's first sample (Rust sampler)")
     p.add_argument("--baseline", type=Path, metavar="RUN",
                    help="an ops run of another device: two-sided verdicts on the same inputs")
-    p.add_argument("--op-timeout", type=_positive_float, metavar="S",
+    p.add_argument("--op-timeout", type=_seconds, metavar="S",
                    help=f"an operator (all samples) taking longer is a hang ({OP_TIMEOUT:g}; "
                         f"{COMPILE_OP_TIMEOUT:g} with --compile)")
     p.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (runs/)")

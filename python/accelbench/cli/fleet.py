@@ -24,6 +24,7 @@ from accelbench.devices.backends import import_backends, imported_backends
 from accelbench.devices.environment import environment
 from accelbench.distributed.world import (
     WorldEnv,
+    check_world_size,
     default_world_size,
     dist_backend,
     joined_world,
@@ -59,10 +60,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if env is not None and env.rank != 0:
         error = run_joined(env, cases, device, settings, "", lambda c, p: None, opts.links)
         return 0 if error is None else 1
-    run = _create_run(args.out, device.slug)
     n = env.world_size if env is not None else (args.world_size or default_world_size(device))
     if n < 2 and env is None:
         raise UsageError("a fleet needs at least 2 ranks (--world-size)")
+    if env is None:  # checked before the run directory exists
+        check_world_size(device, args.world_size)
+    run = _create_run(args.out, device.slug)
     meta = _meta(run.run_id, device.spec, suite_spec, args, n, opts, settings)
     meta["environment"] = environment(device)
     run.write_meta(meta)

@@ -24,11 +24,13 @@ from accelbench.devices import Device, resolve_device
 from accelbench.devices.backends import import_backends, imported_backends
 from accelbench.devices.environment import environment
 from accelbench.distributed.lead import follow, release_followers
-from accelbench.distributed.world import joined_world, world_cases
+from accelbench.distributed.world import check_world_size, joined_world, world_cases
 from accelbench.errors import UsageError
 from accelbench.kinds import FAILED
 from accelbench.measure.core import Settings
+from accelbench.report.plots import require_matplotlib
 from accelbench.report.tables import (
+    advice,
     collectives_table,
     compile_table,
     console,
@@ -41,7 +43,7 @@ from accelbench.report.tables import (
 from accelbench.results import SCHEMA_VERSION, RunDir
 from accelbench.runner.suite import Runner, needs_world
 from accelbench.workloads.base import Case, canonical_dtype
-from accelbench.workloads.catalog import Suite, filter_cases, load_suite
+from accelbench.workloads.catalog import Suite, cases_digest, filter_cases, load_suite, unmatched
 
 __all__ = ["cmd_info", "cmd_list", "cmd_run"]
 
@@ -64,6 +66,10 @@ def _select(
         raise UsageError(
             f"suite {suite.name!r} has no case for --kernels {kernels} --dtypes {dtypes}"
         )
+    missing = unmatched(suite.cases, kernels, _dtypes(dtypes))
+    if missing:
+        console(stderr=True).print(f"note: no case of suite {suite.name!r} matches "
+                                   f"{', '.join(missing)}", markup=False)
     return suite, cases
 
 
@@ -124,16 +130,64 @@ class _Plan:
 def _resumed(args: argparse.Namespace) -> _Plan:
     run = RunDir.open(args.resume)
     meta = run.read_meta()
-    cfg = meta["config"]
+    cfg = meta.get("config")
+    if meta.get("mode") == "fleet" or not isinstance(cfg, dict) or not isinstance(
+            meta.get("settings"), dict) or "device" not in cfg or "suite" not in cfg:
+        what = "a fleet run" if meta.get("mode") == "fleet" else "no run configuration"
+        raise UsageError(f"{args.resume}/meta.json: {what}; --resume finishes runs of "
+                         "accelbench run")
     import_backends(list(cfg.get("imports") or []) + list(getattr(args, "imports", [])))
     device = resolve_device(cfg["device"])
-    if device.slug != meta["environment"]["device"]["slug"]:
+    ran_on = (meta.get("environment") or {}).get("device") or {}
+    if device.slug != ran_on.get("slug"):
         raise UsageError(
-            f"{args.resume}: run was on {meta['environment']['device']['name']!r}, "
-            f"this device is {device.name!r}"
+            f"{args.resume}: run was on {ran_on.get('name')!r}, this device is {device.name!r}"
         )
-    suite, cases = _select(cfg["suite"], cfg["kernels"], cfg["dtypes"])
-    return _Plan(run, meta, device, suite, cases, Settings.from_dict(meta["settings"]))
+    suite, cases = _select(cfg["suite"], cfg.get("kernels"), cfg.get("dtypes"))
+    stored = cfg.get("cases_digest")
+    if stored is not None and stored != cases_digest(cases):
+        raise UsageError(f"{args.resume}: suite {cfg['suite']!r} now resolves to other cases "
+                         "than when the run started (edited?); start a new run instead")
+    settings = Settings.from_dict(meta["settings"])
+    _refuse_conflicts(args, cfg, settings)
+    return _Plan(run, meta, device, suite, cases, settings)
+
+
+def _refuse_conflicts(args: argparse.Namespace, cfg: dict[str, Any], stored: Settings) -> None:
+    """Flags given with --resume must agree with the run's stored configuration."""
+    given = {"--device": (args.device, cfg["device"]), "--suite": (args.suite, cfg["suite"]),
+             "--kernels": (args.kernels, cfg.get("kernels")),
+             "--dtypes": (_dtypes(args.dtypes), cfg.get("dtypes"))}
+    bad = [f"{flag} {_show(new)} (run: {_show(old)})" for flag, (new, old) in given.items()
+           if new is not None and new != old and not (flag == "--device" and _same_device(new, old))
+           and not (flag == "--suite" and _same_suite(new, old))]
+    if args.out is not None:
+        bad.append(f"--out {args.out} (a resumed run stays in its directory)")
+    wanted = _settings(stored.as_dict(), args)
+    if args.world_size is not None:
+        wanted = replace(wanted, world_size=args.world_size)
+    for name, old in stored.as_dict().items():
+        new = wanted.as_dict()[name]
+        if new != old:
+            bad.append(f"--{name.replace('_', '-')} {_show(new)} (run: {_show(old)})")
+    if bad:
+        raise UsageError(f"{args.resume}: --resume keeps the run's settings; these differ: "
+                         f"{'; '.join(bad)}")
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _same_device(new: str, old: str) -> bool:
+    try:
+        return resolve_device(new).spec == old
+    except UsageError:
+        return False
+
+
+def _same_suite(new: str, old: str) -> bool:
+    return Path(new).suffix == ".toml" and str(Path(new).resolve()) == old
 
 
 def _new(args: argparse.Namespace) -> _Plan:
@@ -142,7 +196,11 @@ def _new(args: argparse.Namespace) -> _Plan:
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     settings = _settings(suite.settings, args)
     if getattr(args, "world_size", None):
+        if joined_world() is None:
+            check_world_size(device, args.world_size)
         settings = replace(settings, world_size=args.world_size)
+    if settings.sustain > 0:
+        require_matplotlib("--sustain draws sustain.png")
     _apply_torch_settings(settings)
     run = _create_run(args.out, device.slug)
     meta = {
@@ -157,6 +215,7 @@ def _new(args: argparse.Namespace) -> _Plan:
             else str(Path(args.suite).resolve()),
             "kernels": args.kernels,
             "dtypes": _dtypes(args.dtypes),
+            "cases_digest": cases_digest(cases),
         },
         "settings": settings.as_dict(),
         "torch_threads": torch.get_num_threads(),
@@ -171,8 +230,17 @@ def _host_peaks(name: str, kind: str) -> Peak | None:
     return peak_for(name, kind, threads=torch.get_num_threads())
 
 
+def _fill_defaults(args: argparse.Namespace) -> None:
+    """--device, --suite and --out of a new run (None in the parser, for --resume's sake)."""
+    args.device = args.device or "auto"
+    args.suite = args.suite or "quick"
+    args.out = args.out or Path("runs")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     world = joined_world()
+    if args.resume is None:
+        _fill_defaults(args)
     if world is not None and world.rank != 0:
         # torchrun/srun: the other ranks follow rank 0, which writes the run directory.
         suite, _ = _select(args.suite, args.kernels, args.dtypes)
@@ -205,20 +273,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan.meta.update(state="interrupted" if interrupted else "complete",
                      finished=datetime.now(timezone.utc).isoformat())
     plan.run.write_meta(plan.meta)
-    if plan.settings.sustain > 0:
-        from accelbench.report.sustain import write_outputs  # matplotlib, when sustaining
-
-        plot = write_outputs(plan.run)
-        if plot is not None and not args.quiet:
-            err.print(f"sustained-load plot: {plot}")
-    if not args.quiet:
-        _report(frame, plan, err)
-        err.print(f"{len(frame)} cases in {time.perf_counter() - started:.1f} s; run directory: "
-                  f"{plan.run.path}")
+    _finish(frame, plan, args.quiet, time.perf_counter() - started, err)
     if interrupted:
         err.print(f"interrupted: resume with  accelbench run --resume {plan.run.path}")
         return 130
     return 1 if frame["status"].isin(FAILED).any() else 0
+
+
+def _finish(frame: pd.DataFrame, plan: _Plan, quiet: bool, seconds: float,
+            err: Console) -> None:
+    """Sustained-load outputs, the tables and advice; under -q only the run directory."""
+    if plan.settings.sustain > 0:
+        from accelbench.report.sustain import write_outputs  # matplotlib, when sustaining
+
+        plot = write_outputs(plan.run)
+        if plot is not None and not quiet:
+            err.print(f"sustained-load plot: {plot}")
+    if quiet:  # scripts need the run directory: the one line on stdout
+        sys.stdout.write(f"{plan.run.path}\n")
+        sys.stdout.flush()
+        return
+    _report(frame, plan, err)
+    for line in advice(frame, plan.settings.target_rel_ci):
+        err.print(line, markup=False)
+    err.print(f"{len(frame)} cases in {seconds:.1f} s; run directory: {plan.run.path}",
+              markup=False)
 
 
 def _report(frame: pd.DataFrame, plan: _Plan, err: Console) -> None:
@@ -242,12 +321,17 @@ def _report(frame: pd.DataFrame, plan: _Plan, err: Console) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
-    out = console()
-    out.print(f"# suite {suite.name}: {suite.description} ({len(cases)} cases)", markup=False)
+    lines = [f"# suite {suite.name}: {suite.description} ({len(cases)} cases)"]
     for case in cases:
         model = f"  [{case.model}]" if case.model else ""
-        out.print(f"{case.kernel:<12} {case.case:<40} {case.dtype:<5} {case.params_text}{model}",
-                  markup=False)
+        lines.append(f"{case.kernel:<12} {case.case:<40} {case.dtype:<5} {case.params_text}"
+                     f"{model}")
+    if sys.stdout.isatty():
+        out = console()
+        for line in lines:
+            out.print(line, markup=False)
+    else:  # a pipe or file: one case per line, never folded (grep, wc -l)
+        sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "available_backends",
     "resolve_device",
     "rotating_copies",
+    "unavailable_reason",
 ]
 
 #: In-tree backends in the order ``--device auto`` prefers them; a registered
@@ -363,6 +364,26 @@ def _backend_available(backend: str) -> bool:
         return False
 
 
+def _built_with(backend: str) -> str | None:
+    """The toolkit version this PyTorch was built with for ``backend`` (None: built without)."""
+    if backend == "cuda":
+        return f"CUDA {torch.version.cuda}" if torch.version.cuda else (
+            f"ROCm {torch.version.hip}" if getattr(torch.version, "hip", None) else None)
+    if backend == "mps":
+        return "MPS" if torch.backends.mps.is_built() else None
+    return None
+
+
+def unavailable_reason(backend: str) -> str:
+    """Why ``backend`` cannot be used: not built into PyTorch, or built but no device seen."""
+    built = _built_with(backend)
+    if built is None:
+        return f"device {backend!r} is not available in this PyTorch build"
+    hint = " or CUDA_VISIBLE_DEVICES/HIP_VISIBLE_DEVICES hides them" if backend == "cuda" else ""
+    return (f"device {backend!r}: PyTorch is built with {built}, but no {backend} device is "
+            f"visible (no GPU, no working driver{hint})")
+
+
 def available_backends() -> list[str]:
     """Backends usable on this machine, best first (a registered PrivateUse1 one after xpu)."""
     names = list(BACKENDS)
@@ -399,7 +420,7 @@ def resolve_device(spec: str) -> Device:
             raise DeviceError("the cpu device takes no index")
         return CpuDevice()
     if not _backend_available(backend):
-        raise DeviceError(f"device {backend!r} is not available in this PyTorch build")
+        raise DeviceError(unavailable_reason(backend))
     if custom:
         return PrivateUse1Device(backend, index)
     return AcceleratorDevice(backend, index)

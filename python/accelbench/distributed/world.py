@@ -40,7 +40,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from accelbench.errors import UsageError
@@ -59,6 +58,7 @@ __all__ = [
     "case_dict",
     "case_from_dict",
     "case_time_limit",
+    "check_world_size",
     "default_world_size",
     "dist_backend",
     "joined_world",
@@ -167,8 +167,9 @@ class LocalWorld:
         self.settings = settings
         self.limit = case_time_limit(settings)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.logs: list[Path] = []
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        #: each rank's output, in an unlinked temporary file: nothing is left on disk even
+        #: when this process is SIGKILLed (the kernel frees the file with its last descriptor)
+        self.logs: list[IO[bytes]] = []
         self._read_fd = -1
         self._buf = b""
         self._stdin: IO[bytes] | None = None
@@ -176,7 +177,6 @@ class LocalWorld:
     # -- life cycle -----------------------------------------------------------
     def start(self) -> dict[str, Any] | None:
         """Spawn the ranks and wait until the world is up; a failure payload otherwise."""
-        self._tmp = tempfile.TemporaryDirectory(prefix="accelbench-world-")
         read_fd, write_fd = os.pipe()
         self._read_fd = read_fd
         port = _free_port()
@@ -184,7 +184,7 @@ class LocalWorld:
         from accelbench.devices.backends import imported_backends
 
         for rank in range(self.world_size):
-            log = Path(self._tmp.name) / f"rank{rank}.log"
+            log = tempfile.TemporaryFile(prefix=f"accelbench-rank{rank}-")  # noqa: SIM115
             self.logs.append(log)
             env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(self.world_size),
                        LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
@@ -196,13 +196,12 @@ class LocalWorld:
                        OMP_NUM_THREADS=str(threads), **self.extra_env)
             if rank == 0:
                 env["ACCELBENCH_RESULT_FD"] = str(write_fd)
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", self.module],
-                    stdin=subprocess.PIPE if rank == 0 else subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                    pass_fds=(write_fd,) if rank == 0 else (),
-                )
+            proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                stdin=subprocess.PIPE if rank == 0 else subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                pass_fds=(write_fd,) if rank == 0 else (),
+            )
             self.procs.append(proc)
         os.close(write_fd)
         self._stdin = self.procs[0].stdin
@@ -269,9 +268,8 @@ class LocalWorld:
         if self._read_fd >= 0:
             os.close(self._read_fd)
             self._read_fd = -1
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        for log in self.logs:
+            log.close()
 
     # -- the watchdog ---------------------------------------------------------
     def _wait(self, deadline: float, what: str, limit: float | None = None) -> dict[str, Any]:
@@ -362,3 +360,54 @@ def unsupported_world(device: Device, n: int, control_only: bool = False) -> str
         if n > count:
             return f"{n} ranks need {n} {device.backend} devices, {count} visible"
     return None
+
+
+#: Memory one local rank process needs (Python, PyTorch and its backend libraries).
+RANK_MEMORY_GIB = 0.5
+#: Rank processes per logical CPU a local CPU world may have (they mostly wait in collectives).
+RANKS_PER_CPU = 4
+
+
+def _available_gib() -> float | None:
+    """Memory available for new processes (Linux ``MemAvailable``; None elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def world_size_limit(device: Device) -> tuple[int, str]:
+    """The most ranks a local world of ``device`` may have here, and what sets the limit.
+
+    Every rank is a process that imports PyTorch: a world larger than the
+    machine can hold would take the machine down, not measure it. The limit
+    is the smallest of: the visible devices (accelerators), ``RANKS_PER_CPU``
+    ranks per logical CPU, and the available memory at ``RANK_MEMORY_GIB``
+    per rank.
+    """
+    cpus = os.cpu_count() or 1
+    limits = [(RANKS_PER_CPU * cpus, f"{RANKS_PER_CPU} ranks per logical CPU, {cpus} CPUs")]
+    memory = _available_gib()
+    if memory is not None:
+        limits.append((max(2, int(memory / RANK_MEMORY_GIB)),
+                       f"{RANK_MEMORY_GIB:g} GiB per rank, {memory:.1f} GiB available"))
+    if device.backend != "cpu":
+        import torch
+
+        count = int(getattr(torch, device.backend).device_count())
+        limits.append((count, f"{count} {device.backend} devices visible"))
+    return min(limits)
+
+
+def check_world_size(device: Device, n: int | None) -> None:
+    """A one-line UsageError when a local world of ``n`` ranks exceeds :func:`world_size_limit`."""
+    if n is None:
+        return
+    limit, why = world_size_limit(device)
+    if n > limit:
+        raise UsageError(f"--world-size {n}: this machine holds at most {limit} local ranks "
+                         f"({why})")

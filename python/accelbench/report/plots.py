@@ -34,14 +34,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accelbench.errors import UsageError
 from accelbench.kinds import Status
 
-__all__ = ["PlotFn", "make_plots", "roofs_of", "seq_len", "series_name"]
+__all__ = [
+    "PLOT_EXTRA",
+    "PlotFn",
+    "make_plots",
+    "require_matplotlib",
+    "roofs_of",
+    "seq_len",
+    "series_name",
+]
 
 PlotFn = Callable[..., "Path | None"]
 _DPI = 110
 _SEQ = re.compile(r"(?:^|[\s,])(?:s|seq|seq_len|S)=(\d+)")
 _SIZE_TOKEN = re.compile(r"\s*\b(?:s|seq|seq_len|S|T|M|size|bytes)=\S+")
+
+
+#: The one command that installs what the plots need.
+PLOT_EXTRA = "pip install 'accelbench[plot]'"
+
+
+def require_matplotlib(what: str) -> None:
+    """A one-line UsageError naming the extra to install when matplotlib is missing.
+
+    matplotlib stays optional: only ``publish`` and ``run --sustain`` draw,
+    and measuring machines and CI jobs need neither it nor its dependencies.
+    Called before anything is written, so a missing package costs no work.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{what} with matplotlib, which is not installed: {PLOT_EXTRA}") from None
 
 
 def _plt() -> Any:

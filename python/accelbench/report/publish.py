@@ -20,6 +20,7 @@ import json
 import math
 import os
 import shutil
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from accelbench.analysis.ops import summarize
 from accelbench.errors import UsageError
 from accelbench.kinds import CIMethod, Status, StopReason
 from accelbench.report.ops import ops_markdown
-from accelbench.report.plots import make_plots
+from accelbench.report.plots import make_plots, require_matplotlib
 from accelbench.report.tables import fmt_time
 from accelbench.results import atomic, load_samples, read_meta
 from accelbench.results.schema import as_float
@@ -215,15 +216,23 @@ def write_index(results_dir: Path) -> Path:
     """Regenerate ``results/README.md`` from the device folders present."""
     folders = {}
     for sub in sorted(p for p in results_dir.iterdir() if p.is_dir()):
+        if sub.name.startswith("."):  # a folder being published or replaced
+            continue
         if (sub / "meta.json").is_file() and (sub / "results.parquet").is_file():
-            folders[sub.name] = (read_meta(sub), pd.read_parquet(sub / "results.parquet"))
+            folders[sub.name] = (read_meta(sub), load(sub))
     index = results_dir / "README.md"
     atomic.write_text(index, render_index(folders))
     return index
 
 
 def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]) -> Path:
-    """Write ``results_dir/<device-slug>/`` from a run and refresh the index; return the folder."""
+    """Write ``results_dir/<device-slug>/`` from a run and refresh the index; return the folder.
+
+    All or nothing: the folder is written beside its final name
+    (``.<slug>.new-*``) and swapped in only when complete, so a failure
+    (a full disk, Ctrl-C) leaves the previous folder whole, and one run's
+    data never sits beside another run's README.
+    """
     run = Path(run_dir)
     meta = read_meta(run)
     frame = load(run)
@@ -234,22 +243,65 @@ def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]
     if not slug:
         raise UsageError(f"{run}/meta.json: no environment.device.slug")
     root = Path(results_dir)
-    folder = root / str(slug)
-    folder.mkdir(parents=True, exist_ok=True)
     if (frame["kernel"] == "ops").all():
+        folder = root / str(slug)
+        folder.mkdir(parents=True, exist_ok=True)
         return _publish_ops(run, meta, frame, folder)
-    plot_dir = folder / "plots"
-    if plot_dir.exists():
-        shutil.rmtree(plot_dir)
+    require_matplotlib("publish draws its plots")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = root / f".{slug}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as exc:
+        raise UsageError(f"{root}: cannot write there: {exc.strerror or exc}") from None
+    try:
+        _write_folder(staging, meta, frame, samples)
+        _keep_ops_sweep(root / str(slug), staging)
+        folder = _swap_in(staging, root / str(slug))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_index(root)
+    return folder
+
+
+def _write_folder(folder: Path, meta: Mapping[str, Any], frame: pd.DataFrame,
+                  samples: pd.DataFrame) -> None:
+    """The published files of a run: its data, plots and README."""
     atomic.write_text(folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
     atomic.write_frame(folder / "results.parquet", frame)
     atomic.write_frame(folder / "samples.parquet", samples)
     atomic.write_frame(folder / "results.csv", frame)
     device_name = str(((meta.get("environment") or {}).get("device") or {}).get("name", ""))
-    paths = make_plots(frame, case_samples(samples), device_name, plot_dir)
+    paths = make_plots(frame, case_samples(samples), device_name, folder / "plots")
     rel = [p.relative_to(folder).as_posix() for p in paths]
     atomic.write_text(folder / "README.md", render_readme(meta, frame, rel))
-    write_index(root)
+
+
+def _keep_ops_sweep(folder: Path, staging: Path) -> None:
+    """An operator sweep published into the device folder (``ops.md``, ``ops.csv``) comes
+    from another run: it stays when the kernel results are replaced."""
+    for name in ("ops.md", "ops.csv"):
+        if (folder / name).is_file():
+            shutil.copy2(folder / name, staging / name)
+
+
+def _swap_in(staging: Path, folder: Path) -> Path:
+    """Replace ``folder`` by the complete ``staging`` (two renames; the old one is removed)."""
+    old = None
+    if folder.exists():
+        old = folder.parent / f".{folder.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        old.mkdir()
+        os.replace(folder, old / folder.name)
+    try:
+        os.replace(staging, folder)
+    except BaseException:
+        if old is not None:  # put the previous folder back
+            os.replace(old / folder.name, folder)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     return folder
 
 

@@ -138,6 +138,27 @@ def _conv_text(row: dict[Any, Any], conv: Any) -> str:
         "[yellow]no[/]"
 
 
+def advice(frame: pd.DataFrame, target_rel_ci: float) -> list[str]:
+    """What the figures of a run mean when cases did not converge, and what to do (1-3 lines)."""
+    if frame.empty or "converged" not in frame:
+        return []
+    ok = frame[frame["status"] == Status.OK]
+    loose = ok[ok["converged"].eq(False)]  # booleans or NA (a case without the column)
+    if loose.empty:
+        return []
+    unstable = int((loose["stop_reason"] == StopReason.UNSTABLE).sum())
+    lines = [f"{len(loose)} of {len(ok)} measured cases did not reach the ±{100 * target_rel_ci:g}%"
+             " target (conv no/unstable): their medians stand, but only within the ±CI shown."]
+    lines.append("For tighter figures: a longer --max-case-time, more --rounds"
+                 + (f" ({unstable} unstable: their rounds disagree)" if unstable else "")
+                 + ", and a quieter machine (no other load; fixed clocks where the device has"
+                 " them).")
+    if (ok.get("ci_method") == CIMethod.MIN_MAX).any():
+        lines.append("(min-max): fewer than 6 samples, the CI is their range "
+                     "(about 75% coverage at 3 samples); give --min-samples 6 or more.")
+    return lines
+
+
 def print_errors(frame: pd.DataFrame, out: Console) -> None:
     """List the reason of every case that is not ok."""
     bad = frame[frame["status"] != Status.OK]

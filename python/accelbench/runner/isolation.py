@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -45,13 +46,14 @@ from accelbench.errors import AccelbenchError, UsageError
 from accelbench.kinds import Status
 from accelbench.measure.case import measure_case
 from accelbench.measure.core import Outcome, Settings, failure_row
-from accelbench.supervise import crash_site, exit_text, kill_group
+from accelbench.supervise import crash_site, exit_text, kill_group, kill_tagged, useful_tail
 from accelbench.workloads.base import Case
 from accelbench.workloads.user import FamilySpec, loaded_specs
 
 __all__ = [
     "STARTUP_TIMEOUT",
     "WORKER_ENV",
+    "WORKER_TAG_ENV",
     "Executor",
     "InProcessExecutor",
     "IsolatedExecutor",
@@ -62,6 +64,8 @@ __all__ = [
 
 #: Environment variable set in every worker (value: the parent's pid).
 WORKER_ENV = "ACCELBENCH_WORKER_OF"
+#: Environment variable unique to each worker, inherited by everything it starts.
+WORKER_TAG_ENV = "ACCELBENCH_WORKER_TAG"
 #: Seconds a worker may take to import PyTorch, open the device and say it is ready.
 STARTUP_TIMEOUT = 180.0
 #: Seconds a worker gets to exit after being asked to, before it is killed.
@@ -105,6 +109,8 @@ class _Worker:
     proc: subprocess.Popen[bytes]
     conn: Connection
     memory_limit: int | None = None
+    #: the value of WORKER_TAG_ENV in its environment (and its descendants')
+    tag: str = ""
 
 
 @dataclass
@@ -153,7 +159,8 @@ class IsolatedExecutor:
         here, there = socket.socketpair()
         package_root = str(Path(accelbench.__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH", "")
-        env = dict(os.environ, **{WORKER_ENV: str(os.getpid())})
+        tag = uuid.uuid4().hex
+        env = dict(os.environ, **{WORKER_ENV: str(os.getpid()), WORKER_TAG_ENV: tag})
         env["PYTHONPATH"] = package_root + (os.pathsep + path if path else "")
         log = self._open_log()
         try:
@@ -167,7 +174,7 @@ class IsolatedExecutor:
             there.close()
         conn = Connection(here.detach())
         self.started += 1
-        return _Worker(proc, conn)
+        return _Worker(proc, conn, tag=tag)
 
     def begin(self) -> None:
         """Start a worker now, without waiting for it: it imports PyTorch while the caller
@@ -226,8 +233,12 @@ class IsolatedExecutor:
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
-        """SIGKILL the worker's process group (the worker and what it started) and reap it."""
+        """SIGKILL the worker's process group (the worker and what it started) and reap it.
+
+        Children that left the group (a new session) are found by the worker's tag.
+        """
         kill_group(worker.proc)
+        kill_tagged(WORKER_TAG_ENV, worker.tag)
         worker.conn.close()
 
     def close(self) -> None:
@@ -306,9 +317,14 @@ class IsolatedExecutor:
             status, error = Status.CRASH, describe_exit(worker.proc.returncode)
             if worker.proc.returncode == -signal.SIGKILL:
                 error += " (not by accelbench: out of memory?)"
-            site = crash_site(self._log_since(offset))
-            if site:
-                error += f" at {site}"
+            log = self._log_since(offset)
+            site = crash_site(log)
+            # the cause is in the worker's last words when no Python frame was dumped
+            # (a thread pool refused under --max-memory, a library calling exit(1))
+            last = useful_tail(log)
+            error += f" at {site}" if site else (f": {last}" if last else "")
+            if self.max_memory_gib is not None and not site:
+                error += f" (under --max-memory {self.max_memory_gib:g} GiB: too tight?)"
         return failure_row(case, self.device, self.run_id, status, error,
                            wall_s=time.perf_counter() - started)
 

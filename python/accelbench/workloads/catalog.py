@@ -33,6 +33,9 @@ Errors name the file and the field, and TOML syntax errors carry the line.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,15 +43,26 @@ from pathlib import Path
 from typing import Any
 
 from accelbench.errors import CatalogError
+from accelbench.limits import SETTING_LIMITS
 from accelbench.workloads import get_family, resolve_family
-from accelbench.workloads.base import Case, canonical_dtype
+from accelbench.workloads.base import Case, Family, canonical_dtype
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["SETTINGS", "Suite", "catalog_dir", "load_catalog", "load_family_file", "load_suite"]
+__all__ = [
+    "SETTINGS",
+    "Suite",
+    "cases_digest",
+    "catalog_dir",
+    "filter_cases",
+    "load_catalog",
+    "load_family_file",
+    "load_suite",
+    "unmatched",
+]
 
 #: Settings a suite may set, with their types (CLI flags override them).
 SETTINGS: dict[str, type] = {
@@ -58,7 +72,6 @@ SETTINGS: dict[str, type] = {
     "min_samples": int,
     "rounds": int,
 }
-
 
 def catalog_dir() -> Path:
     """The built-in catalog shipped inside the package (``kernels/`` in the repo)."""
@@ -101,7 +114,7 @@ def _family_cases(data: Mapping[str, Any], where: str) -> list[Case]:
         raise CatalogError(f"{where}: 'case' must be an array of tables ([[case]])")
     cases: list[Case] = []
     for i, entry in enumerate(entries):
-        cases.extend(family.expand(entry, f"{where}: case[{i}]"))
+        cases.extend(_expand(family, family_name, entry, f"{where}: case[{i}]"))
     for case in cases:
         if case.kernel != family.name:
             raise CatalogError(
@@ -113,6 +126,21 @@ def _family_cases(data: Mapping[str, Any], where: str) -> list[Case]:
             raise CatalogError(f"{where}: duplicate case {case.case!r} ({case.dtype})")
         seen.add(case.key)
     return cases
+
+
+def _expand(family: Family, family_name: str, entry: dict[str, Any], where: str) -> list[Case]:
+    """``family.expand``; an exception from a (user) family is a catalog error, not a crash."""
+    try:
+        cases = family.expand(entry, where)
+        if not isinstance(cases, list) or not all(isinstance(c, Case) for c in cases):
+            raise TypeError(f"expand() returned {type(cases).__name__}, not a list of Case")
+        return cases
+    except CatalogError:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise CatalogError(f"{where}: family {family_name!r}: expand() failed: "
+                           f"{type(exc).__name__}: {first}") from None
 
 
 def load_family_file(path: Path) -> list[Case]:
@@ -139,8 +167,12 @@ def _settings(raw: Any, where: str) -> dict[str, Any]:
             raise CatalogError(
                 f"{where}: settings: unknown field {key!r} (allowed: {', '.join(SETTINGS)})"
             )
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise CatalogError(f"{where}: settings.{key} must be a positive number")
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value <= 0):
+            raise CatalogError(f"{where}: settings.{key} must be a positive number, "
+                               f"not {value!r}")
+        if value > SETTING_LIMITS[key]:
+            raise CatalogError(f"{where}: settings.{key} must be at most {SETTING_LIMITS[key]:g}")
         out[key] = kind(value)
     return out
 
@@ -223,3 +255,26 @@ def filter_cases(
         wanted = set(dtypes)
         out = [c for c in out if c.dtype in wanted]
     return out
+
+
+def unmatched(cases: Iterable[Case], kernels: list[str] | None,
+              dtypes: list[str] | None) -> list[str]:
+    """The ``--kernels``/``--dtypes`` values that select no case of ``cases`` (for a note)."""
+    cases = list(cases)
+    missing = [f"--kernels {k}" for k in kernels or [] if not any(c.kernel == k for c in cases)]
+    chosen = [c for c in cases if not kernels or c.kernel in kernels]
+    missing += [f"--dtypes {d}" for d in dtypes or [] if not any(c.dtype == d for c in chosen)]
+    return missing
+
+
+def cases_digest(cases: Iterable[Case]) -> str:
+    """SHA-256 of a resolved case list (identity, shape and options of every case, in order).
+
+    Stored in ``meta.json`` so that ``--resume`` can refuse a suite that now
+    resolves to other cases (an edited suite or family file) instead of
+    mixing two definitions in one run.
+    """
+    items = [[c.kernel, c.case, c.dtype, [list(p) for p in c.params],
+              [list(o) for o in c.options]] for c in cases]
+    text = json.dumps(items, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
