@@ -80,9 +80,6 @@ def _bounded_int(high: int) -> Callable[[str], int]:
     return parse
 
 
-#: any positive finite number / positive integer (flags without a tighter bound of their own)
-_positive_float = _bounded_float(sys.float_info.max)
-_positive_int = _bounded_int(2**63 - 1)
 _seconds = _bounded_float(WEEK_S)
 _fraction = _bounded_float(SETTING_LIMITS["target_rel_ci"])
 _gib = _bounded_float(MAX_GIB)
