@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from accelbench.workloads import user
 
 TINY_MATMUL = """
 family = "matmul"
@@ -85,3 +87,12 @@ def testdev_env(request: pytest.FixtureRequest,
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in _TESTDEV_BUILD:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def _user_families_of_this_test_only() -> Iterator[None]:
+    """User families a test loads in this process (a per-process registry) end with it."""
+    saved = dict(user._LOADED), dict(user._SPECS)
+    yield
+    user._LOADED.clear(), user._SPECS.clear()
+    user._LOADED.update(saved[0]), user._SPECS.update(saved[1])
