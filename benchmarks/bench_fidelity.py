@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--kernels", default="matmul")
     parser.add_argument("--max-case-time", type=float, default=None,
                         help="override the suite's budget (for a quick trial of this script)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the run directories in this folder (default: a temporary one)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds of the default design (default: the suite's setting)")
     args = parser.parse_args()
@@ -235,7 +237,8 @@ def main() -> None:
     slow: list[Path] = []
     tub_runs: list[dict[Key, float]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
+        tmp = Path(tmp_name) if args.keep is None else args.keep
+        tmp.mkdir(parents=True, exist_ok=True)
         slow_path: Path | None = None
         for i in range(args.runs):
             for name, extra in designs.items():

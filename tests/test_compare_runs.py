@@ -23,47 +23,49 @@ from .test_compare import _cli, make_runs
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two runs of a suite (a1, a2) and two where `probe` does 4x the work (b1, b2)."""
-    return make_runs(tmp_path_factory.mktemp("cmpruns"), ["a1", "b1", "a2", "b2"],
+    """Three runs of a suite (a1..a3) and three where `probe` does 4x the work (b1..b3):
+    with runs as groups, two per side would leave a Student-t factor of t(2) = 4.3."""
+    return make_runs(tmp_path_factory.mktemp("cmpruns"), ["a1", "b1", "a2", "b2", "a3", "b3"],
                      sizes=(48, 96))
 
 
-def test_two_runs_per_side_find_the_slowdown_and_report_runs(runs: dict[str, Path],
-                                                             tmp_path: Path) -> None:
-    a, b = [str(runs["a1"]), str(runs["a2"])], [str(runs["b1"]), str(runs["b2"])]
+def test_three_runs_per_side_find_the_slowdown_and_report_runs(runs: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    a = [str(runs[r]) for r in ("a1", "a2", "a3")]
+    b = [str(runs[r]) for r in ("b1", "b2", "b3")]
     proc = _cli("compare", "-a", *a, "-b", *b, "--threshold", "30", "--format", "json",
                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["runs_a"] == [runs["a1"].name, runs["a2"].name]
-    assert data["runs_b"] == [runs["b1"].name, runs["b2"].name]
+    assert data["runs_a"] == [Path(p).name for p in a]
+    assert data["runs_b"] == [Path(p).name for p in b]
     cases = {c["case"]: c for c in data["cases"]}
     assert set(cases) == {"probe M=128", "sq 48", "sq 96"}
     probe = cases["probe M=128"]
     assert probe["verdict"] == "slower", probe
     assert probe["ci_low"] > 1.3 and probe["ci_low"] <= probe["ratio"] <= probe["ci_high"]
     for c in cases.values():
-        assert (c["n_runs_a"], c["n_runs_b"]) == (2, 2)
+        assert (c["n_runs_a"], c["n_runs_b"]) == (3, 3)
         assert c["spread_a"] is not None and c["spread_a"] >= 0 and c["spread_b"] >= 0
-    # n_a pools both runs' samples; the pooled median is the median of them all.
+    # n_a pools the runs' samples; the pooled median is the median of them all.
     key = ("matmul", "sq 96", "fp32")
-    xa = [case_samples(load_samples(runs[r]))[key] for r in ("a1", "a2")]
+    xa = [case_samples(load_samples(runs[r]))[key] for r in ("a1", "a2", "a3")]
     assert cases["sq 96"]["n_a"] == sum(len(x) for x in xa)
     assert cases["sq 96"]["median_a_s"] == pytest.approx(float(np.median(np.concatenate(xa))))
     medians = sorted(float(np.median(x)) for x in xa)
-    assert cases["sq 96"]["spread_a"] == pytest.approx(
-        (medians[1] - medians[0]) / (0.5 * (medians[0] + medians[1])))
+    assert cases["sq 96"]["spread_a"] == pytest.approx((medians[2] - medians[0]) / medians[1])
     # The table names the runs per side and their spread; the gate still works.
     table = _cli("compare", "--baseline", *a, "--candidate", *b, "--threshold", "30",
                  "--fail-on-regression", "10", cwd=tmp_path)
     assert table.returncode == 1
     assert "runs A/B" in table.stdout and "run spread A/B" in table.stdout
-    assert "2/2" in table.stdout and "2 runs of A, 2 of B" in table.stdout
+    assert "3/3" in table.stdout and "3 runs of A, 3 of B" in table.stdout
     assert "regression: matmul probe M=128 fp32" in table.stderr
-    csv = _cli("compare", "-a", a[0], "-a", a[1], "-b", *b, "--format", "csv", cwd=tmp_path)
+    csv = _cli("compare", "-a", a[0], "-a", a[1], "-a", a[2], "-b", *b, "--format", "csv",
+               cwd=tmp_path)
     frame = pd.read_csv(StringIO(csv.stdout))
     assert list(frame.columns[-4:]) == ["n_runs_a", "n_runs_b", "spread_a", "spread_b"]
-    assert (frame["n_runs_a"] == 2).all()
+    assert (frame["n_runs_a"] == 3).all()
 
 
 def test_one_run_per_side_is_exactly_the_two_run_compare(runs: dict[str, Path],

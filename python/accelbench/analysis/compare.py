@@ -11,10 +11,10 @@ samples of ``samples.parquet`` go to the native comparison
   runs, the medians of the pooled samples) and its percentile-bootstrap 95%
   confidence interval. When each side is a single process (one run of one
   round) its samples are resampled independently. Otherwise the bootstrap
-  has two levels: its groups are the rounds of every run of the side
-  (each round is a separate worker process, so a run of 3 rounds is 3
-  groups, two such runs 6), or the runs
-  themselves when they have one round each. Each replicate draws the
+  has two levels: its groups are the rounds of the side's run when it is
+  one run (each round is a separate worker process), or the side's runs
+  when it has several (a run shares slow states longer than itself, which
+  its rounds cannot show). Each replicate draws the
   side's groups with replacement, then samples with replacement within
   each drawn group (Davison & Hinkley, 1997, §3.8; Kalibera & Jones, 2013),
   so the interval contains the process-to-process variation that one
@@ -269,6 +269,16 @@ def _groups(side: _Side, key: tuple[str, str, str]) -> list[list[np.ndarray]]:
     return per_run if len(per_run) == len(side.samples) else []
 
 
+def _bootstrap_groups(per_run: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The groups of a side in the two-level bootstrap: one run's rounds (each its own worker
+    process), or several runs (each run's rounds pooled): a run shares slow states that
+    last longer than it, which its rounds cannot show (``benchmarks/bench_fidelity.py``
+    measured that part beside the rounds' own)."""
+    if len(per_run) == 1:
+        return per_run[0]
+    return [np.concatenate(rounds) for rounds in per_run]
+
+
 def _run_spread(per_run: list[list[np.ndarray]]) -> float:
     """``(max - min) / median`` of the run medians (NaN for one run)."""
     if len(per_run) < 2:
@@ -400,10 +410,7 @@ def compare_groups(
         note = ""
         if ra.get("params") != rb.get("params"):
             note = f"params differ: {ra.get('params')} vs {rb.get('params')}"
-        # The groups of the two-level bootstrap are the rounds of every run (each round is
-        # its own worker process); runs of one round each (``--rounds 1``, older runs) are
-        # their own groups.
-        ga, gb = [x for r in xa for x in r], [x for r in xb for x in r]
+        ga, gb = _bootstrap_groups(xa), _bootstrap_groups(xb)
         c = _core.compare_groups(ga, gb, threshold=threshold, alpha=alpha,
                                  confidence=confidence, resamples=resamples, seed=seed)
         cases.append(CaseDiff(
