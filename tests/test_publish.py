@@ -142,3 +142,18 @@ def test_seq_len_parsing(params: str, case: str, want: float | None) -> None:
 def test_series_name_drops_size_token() -> None:
     assert series_name("llama3-8b prefill causal s=4096") == "llama3-8b prefill causal"
     assert series_name("all_reduce out-of-place size=1048576") == "all_reduce out-of-place"
+
+
+def test_republishing_keeps_the_ops_sweep_and_validation_log(tmp_path: Path) -> None:
+    """Files other commands wrote into the device folder survive the swap of its results;
+    nothing else of the old folder does."""
+    source = tmp_path / "src" / FIXTURE.name
+    shutil.copytree(FIXTURE, source)
+    folder = publish(source, tmp_path / "results")
+    for name in ("ops.md", "ops.csv", "validate-cpu.log", "stale.txt"):
+        (folder / name).write_text(name)
+    again = publish(source, tmp_path / "results")
+    assert again == folder
+    assert [(folder / n).read_text() for n in ("ops.md", "ops.csv", "validate-cpu.log")] == [
+        "ops.md", "ops.csv", "validate-cpu.log"]
+    assert not (folder / "stale.txt").exists()

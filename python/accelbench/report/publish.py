@@ -16,6 +16,7 @@ reproduces its README byte for byte, which the tests check.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -279,11 +280,15 @@ def _write_folder(folder: Path, meta: Mapping[str, Any], frame: pd.DataFrame,
 
 
 def _keep_ops_sweep(folder: Path, staging: Path) -> None:
-    """An operator sweep published into the device folder (``ops.md``, ``ops.csv``) comes
-    from another run: it stays when the kernel results are replaced."""
-    for name in ("ops.md", "ops.csv"):
-        if (folder / name).is_file():
-            shutil.copy2(folder / name, staging / name)
+    """What other commands put in the device folder stays when its kernel results are
+    replaced: the operator sweep (``ops.md``, ``ops.csv``) and the validation logs
+    (``validate-*.log``, ``nox -s validate-<device>``)."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and (path.name in ("ops.md", "ops.csv")
+                               or fnmatch.fnmatch(path.name, "validate-*.log")):
+            shutil.copy2(path, staging / path.name)
 
 
 def _swap_in(staging: Path, folder: Path) -> Path:
