@@ -207,3 +207,24 @@ def test_fleet_on_testdev_one_rank_per_device(testdev_env: dict[str, str],
         (0, "testdev:0"), (1, "testdev:1")]
     assert len(frame) == 4 and (frame["status"] == "ok").all()
     assert frame["fleet_ratio"].notna().all()
+
+
+def test_operator_sweep_on_testdev_shows_its_support_gap(testdev_env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """`accelbench ops` through real dispatch on a young backend: the operators it
+    implements run and agree; the rest are `unsupported` with the backend's reason."""
+    done = _cli(["ops", *IMPORT, "--device", "testdev", "--ops", "add,mul,mm,sum,amax,sin,exp,"
+                 "cumsum,nn.functional.relu,sort", "--dtypes", "fp32", "--out", "out", "-q"],
+                testdev_env, tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    frame = accelbench.load(_only_run(tmp_path / "out")).set_index("case")
+    assert set(frame["device"]) == {"testdev:0"}
+    status = frame["status"].to_dict()
+    assert {op: status[op] for op in ("add", "mul", "mm")} == dict.fromkeys(
+        ("add", "mul", "mm"), "ok")
+    missing = [op for op, s in status.items() if s == "unsupported"]
+    assert {"sin", "exp", "cumsum", "sort"} <= set(missing), status
+    assert all("testdev" in str(frame.loc[op, "error"]) for op in missing)
+    supported = sum(s in ("ok", "mismatch") for s in status.values())
+    assert f"fp32  supported {supported} of {len(status)}" in done.stdout
+    assert supported < len(status)
