@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import torch
 import torch.utils.benchmark as tub
 
 from _device_common import accelbench_row, device_argument, matmul_case, open_device
@@ -66,7 +67,8 @@ def tub_median(case: Case, device: Device, min_run_time: float) -> float:
         prepared.fn()
         device.synchronize()
 
-    timer = tub.Timer(stmt="fn()", globals={"fn": fn})
+    # Timer runs single-threaded unless told: give it the threads accelbench's cases use.
+    timer = tub.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     return float(timer.blocked_autorange(min_run_time=min_run_time).median)
 
 
