@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import torch
 
-from accelbench.errors import CatalogError
+from accelbench.errors import CatalogError, UnsupportedError
 
 __all__ = [
     "DTYPES",
@@ -27,6 +27,8 @@ __all__ = [
     "Prepared",
     "canonical_dtype",
     "check_fields",
+    "choices",
+    "probe_kernel",
     "sweep",
     "torch_dtype",
 ]
@@ -243,3 +245,28 @@ def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str,
             raise CatalogError(f"{where}: field 'dtypes': {name!r} is not a dtype of this "
                                f"family (choose from {', '.join(permitted)})")
     return names
+
+
+def choices(entry: Mapping[str, Any], key: str, allowed: Iterable[str],
+            where: str) -> list[str]:
+    """A field that is one of ``allowed`` or a list of them (a sweep; default: all)."""
+    permitted = tuple(allowed)
+    raw = entry.get(key, list(permitted))
+    values = raw if isinstance(raw, list) else [raw]
+    if not values:
+        raise CatalogError(f"{where}: field {key!r} is an empty list")
+    for v in values:
+        if v not in permitted:
+            raise CatalogError(f"{where}: field {key!r}: {v!r} is not one of "
+                               f"{', '.join(permitted)}")
+    return [str(v) for v in values]
+
+
+def probe_kernel(run: Callable[[], object], what: str) -> None:
+    """Run a kernel once; a backend that refuses it makes the case unsupported, with the
+    backend's reason."""
+    try:
+        run()
+    except (RuntimeError, NotImplementedError, TypeError) as exc:
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise UnsupportedError(f"{what}: {text}") from None

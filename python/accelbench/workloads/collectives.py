@@ -49,7 +49,14 @@ from typing import Any
 import torch
 
 from accelbench.errors import CatalogError, UnsupportedError
-from accelbench.workloads.base import Case, Prepared, check_fields, dtypes_of, torch_dtype
+from accelbench.workloads.base import (
+    Case,
+    Prepared,
+    check_fields,
+    choices,
+    dtypes_of,
+    torch_dtype,
+)
 from accelbench.workloads.dispatch import Dispatch, expand_dispatch
 
 __all__ = [
@@ -358,9 +365,9 @@ class CollectivesFamily:
             raise CatalogError(f"{where}: field 'op': unknown collective {op!r} "
                                f"(known: {', '.join([*OPS, 'all_to_allv'])})")
         placements, reductions = OPS[op]
-        chosen_places = _choice(entry, "placement", placements, where)
+        chosen_places = choices(entry, "placement", placements, where)
         chosen_reds: Sequence[str | None] = (
-            _choice(entry, "reduce", reductions, where) if reductions else [None])
+            choices(entry, "reduce", reductions, where) if reductions else [None])
         if not reductions and "reduce" in entry:
             raise CatalogError(f"{where}: field 'reduce': {op} takes no reduction")
         sizes = _sizes(entry.get("sizes"), where)
@@ -384,15 +391,6 @@ class CollectivesFamily:
                                "(accelbench run spawns one; see --world-size)")
 
 
-def _choice(entry: Mapping[str, Any], key: str, allowed: Sequence[str], where: str) -> list[str]:
-    raw = entry.get(key, list(allowed))
-    values = raw if isinstance(raw, list) else [raw]
-    if not values:
-        raise CatalogError(f"{where}: field {key!r} is an empty list")
-    for v in values:
-        if v not in allowed:
-            raise CatalogError(f"{where}: field {key!r}: {v!r} not one of {', '.join(allowed)}")
-    return [str(v) for v in values]
 
 
 def _sizes(raw: Any, where: str) -> list[int]:

@@ -52,8 +52,10 @@ from accelbench.workloads.base import (
     Case,
     Prepared,
     check_fields,
+    choices,
     dtypes_of,
     positive_ints,
+    probe_kernel,
     sweep,
     torch_dtype,
     variant_seed,
@@ -107,13 +109,6 @@ class MoeSpec:
                              self.routing_seed)
 
 
-def _probe(run: Callable[[], object], what: str) -> None:
-    """Run once; a backend that refuses the case makes it unsupported, with its reason."""
-    try:
-        run()
-    except (RuntimeError, NotImplementedError, TypeError) as exc:
-        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise UnsupportedError(f"{what}: {text}") from None
 
 
 class MoeFamily:
@@ -132,10 +127,10 @@ class MoeFamily:
         if topk > experts:
             raise CatalogError(f"{where}: field 'topk': {topk} exceeds the {experts} experts")
         axes: dict[str, list[Any]] = {
-            "proj": _choices(entry, "proj", tuple(PROJECTIONS), where),
+            "proj": choices(entry, "proj", tuple(PROJECTIONS), where),
             "tokens": positive_ints(entry, "tokens", where),
-            "routing": _choices(entry, "routing", Routing.values(), where),
-            "impl": _choices(entry, "impl", IMPLS, where),
+            "routing": choices(entry, "routing", Routing.values(), where),
+            "impl": choices(entry, "impl", IMPLS, where),
         }
         dtypes = dtypes_of(entry, self.default_dtypes, where)
         model = entry.get("model")
@@ -176,7 +171,7 @@ class MoeFamily:
             w_host[g] = random_input((n, k), dtype, gen)
         ends = torch.cumsum(sizes, 0)
         launch, output, clone = _kernel(spec.impl, x_host, w_host, ends, device.torch_device)
-        _probe(launch, "torch._grouped_mm" if spec.impl == "grouped_mm" else "torch.matmul")
+        probe_kernel(launch, "torch._grouped_mm" if spec.impl == "grouped_mm" else "torch.matmul")
         ref_rows = reference_rows(rows, n, k)
 
         def reference() -> torch.Tensor:
@@ -238,16 +233,6 @@ def _kernel(impl: str, x_host: torch.Tensor, w_host: torch.Tensor, ends: torch.T
     return launch, output, clone
 
 
-def _choices(entry: Mapping[str, Any], key: str, allowed: tuple[str, ...],
-             where: str) -> list[str]:
-    raw = entry.get(key, list(allowed))
-    values = raw if isinstance(raw, list) else [raw]
-    if not values:
-        raise CatalogError(f"{where}: field {key!r} is an empty list")
-    for v in values:
-        if v not in allowed:
-            raise CatalogError(f"{where}: field {key!r}: {v!r} is not one of {', '.join(allowed)}")
-    return [str(v) for v in values]
 
 
 FAMILY = MoeFamily()

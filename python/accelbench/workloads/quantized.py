@@ -44,6 +44,7 @@ from accelbench.workloads.base import (
     Prepared,
     check_fields,
     dtypes_of,
+    probe_kernel,
     torch_dtype,
 )
 from accelbench.workloads.matmul import FAMILY as MATMUL
@@ -68,12 +69,6 @@ def quantize_fp8(x: torch.Tensor, dtype: torch.dtype,
     return x_q, scale
 
 
-def _probe(run: Kernel, what: str) -> None:
-    try:
-        run()
-    except (RuntimeError, NotImplementedError, TypeError) as exc:
-        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise UnsupportedError(f"{what}: {text}") from None
 
 
 class QuantizedFamily:
@@ -138,7 +133,7 @@ def _int8(m: int, n: int, k: int, gen: torch.Generator, tdev: torch.device) -> P
 
     a, b = a_host.to(tdev), b_host.to(tdev)
     launch, c = build(a, b)
-    _probe(launch, "torch._int_mm")
+    probe_kernel(launch, "torch._int_mm")
     rows = reference_rows(m, n, k)
 
     def reference() -> torch.Tensor:
@@ -178,7 +173,7 @@ def _fp8(m: int, n: int, k: int, dtype: torch.dtype, rowwise: bool, gen: torch.G
 
     a, b = a_q.to(tdev), b_q.to(tdev)
     launch, c = build(a, b)
-    _probe(launch, f"torch._scaled_mm ({'rowwise' if rowwise else 'tensorwise'})")
+    probe_kernel(launch, f"torch._scaled_mm ({'rowwise' if rowwise else 'tensorwise'})")
     rows = reference_rows(m, n, k)
 
     def reference() -> torch.Tensor:
