@@ -30,8 +30,8 @@ def _flags() -> list[str]:
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
     flags = ["-shared", "-fPIC", "-std=c++20", "-O1", "-w", f"-D_GLIBCXX_USE_CXX11_ABI={abi}"]
     flags += [f"-I{p}" for p in cpp_extension.include_paths()]
-    for lib in cpp_extension.library_paths():
-        flags += [f"-L{lib}", f"-Wl,-rpath,{lib}"]
+    lib = str(Path(torch.__file__).resolve().parent / "lib")  # libc10, libtorch_cpu, libtorch
+    flags += [f"-L{lib}", f"-Wl,-rpath,{lib}"]
     flags += ["-lc10", "-ltorch_cpu", "-ltorch"]
     return flags
 
