@@ -72,6 +72,7 @@ from accelbench.workloads.base import (
     Case,
     Prepared,
     check_fields,
+    choices,
     dtypes_of,
     positive_ints,
     sweep,
@@ -204,18 +205,6 @@ def _bools(entry: Mapping[str, Any], key: str, where: str, default: bool) -> lis
     return list(values)
 
 
-def _choices(entry: Mapping[str, Any], key: str, where: str, allowed: tuple[str, ...],
-             default: list[str]) -> list[str]:
-    value = entry.get(key, default)
-    values = value if isinstance(value, list) else [value]
-    if not values:
-        raise CatalogError(f"{where}: field {key!r} is an empty list")
-    for v in values:
-        if v not in allowed:
-            raise CatalogError(f"{where}: field {key!r}: unknown value {v!r} "
-                               f"(allowed: {', '.join(allowed)})")
-    return [str(v) for v in values]
-
 
 def _check_fits(shape: AttnShape, dtype: torch.dtype, backend: str, backward: bool,
                 device: Any) -> None:
@@ -332,8 +321,8 @@ class AttentionFamily:
             "length": positive_ints(entry, length_key, where),
             "batch": positive_ints(entry, "batch", where) if "batch" in entry else [1],
             "causal": _bools(entry, "causal", where, True) if mode == "prefill" else [False],
-            "backend": _choices(entry, "backends", where, tuple(BACKENDS), list(BACKENDS)),
-            "pass": _choices(entry, "passes", where, PASSES, ["fwd"]),
+            "backend": choices(entry, "backends", BACKENDS, where),
+            "pass": choices(entry, "passes", PASSES, where, default=["fwd"]),
         }
         dtypes = dtypes_of(entry, self.default_dtypes, where)
         cases = []

@@ -247,11 +247,12 @@ def dtypes_of(entry: Mapping[str, Any], default: Iterable[str], where: str,
     return names
 
 
-def choices(entry: Mapping[str, Any], key: str, allowed: Iterable[str],
-            where: str) -> list[str]:
-    """A field that is one of ``allowed`` or a list of them (a sweep; default: all)."""
+def choices(entry: Mapping[str, Any], key: str, allowed: Iterable[str], where: str,
+            default: Iterable[str] | None = None) -> list[str]:
+    """A field that is one of ``allowed`` or a list of them (a sweep); when absent,
+    ``default`` (all of ``allowed`` unless given)."""
     permitted = tuple(allowed)
-    raw = entry.get(key, list(permitted))
+    raw = entry.get(key, list(permitted if default is None else default))
     values = raw if isinstance(raw, list) else [raw]
     if not values:
         raise CatalogError(f"{where}: field {key!r} is an empty list")

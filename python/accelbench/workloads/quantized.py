@@ -37,12 +37,13 @@ from typing import Any
 
 import torch
 
-from accelbench.errors import CatalogError, UnsupportedError
+from accelbench.errors import UnsupportedError
 from accelbench.workloads.base import (
     QUANT_DTYPES,
     Case,
     Prepared,
     check_fields,
+    choices,
     dtypes_of,
     probe_kernel,
     torch_dtype,
@@ -83,14 +84,7 @@ class QuantizedFamily:
         # The shape fields mean what they mean in the matmul catalog: one parser for both.
         shapes = MATMUL.expand({f: entry[f] for f in _SHAPE_FIELDS if f in entry} |
                                {"dtypes": ["fp32"]}, where)
-        raw = entry.get("scaling", list(SCALINGS))
-        scalings = raw if isinstance(raw, list) else [raw]
-        for s in scalings:
-            if s not in SCALINGS:
-                raise CatalogError(f"{where}: field 'scaling': {s!r} is not one of "
-                                   f"{', '.join(SCALINGS)}")
-        if not scalings:
-            raise CatalogError(f"{where}: field 'scaling' is an empty list")
+        scalings = choices(entry, "scaling", SCALINGS, where)
         dtypes = dtypes_of(entry, self.default_dtypes, where, allowed=QUANT_DTYPES)
         cases = []
         for shape in shapes:
