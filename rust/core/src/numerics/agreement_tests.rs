@@ -10,18 +10,7 @@ use super::float::{Bf16, F32};
 use super::isa::Isa;
 use super::*;
 
-/// Deterministic values in [-2, 2).
-fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
-        })
-        .collect()
-}
+use super::tests::lcg as values;
 
 const TOL: Tolerance = Tolerance::new(1e-3, 1e-5).with_small(1.0 / 256.0, 1e-4, 1);
 

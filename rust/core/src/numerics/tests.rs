@@ -153,7 +153,8 @@ fn buckets_and_labels() {
 
 const TOL: Tolerance = Tolerance::new(1e-3, 1e-5);
 
-fn lcg(n: usize, seed: u64) -> Vec<f64> {
+/// Deterministic values in [-2, 2) (also used by `agreement_tests`).
+pub(super) fn lcg(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
     (0..n)
         .map(|_| {
