@@ -279,14 +279,6 @@ def _bootstrap_groups(per_run: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate(rounds) for rounds in per_run]
 
 
-def _run_spread(per_run: list[list[np.ndarray]]) -> float:
-    """``(max - min) / median`` of the run medians (NaN for one run)."""
-    if len(per_run) < 2:
-        return math.nan
-    medians = np.array([np.median(np.concatenate(r)) for r in per_run])
-    return float((medians.max() - medians.min()) / np.median(medians))
-
-
 def _keys(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [(str(k), str(c), str(d)) for k, c, d in frame[list(KEY)].itertuples(index=False)]
 
@@ -419,7 +411,9 @@ def compare_groups(
             ratio=c.ratio, ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value,
             effect=c.effect, verdict=Verdict(c.verdict), note=note,
             n_runs_a=len(xa), n_runs_b=len(xb),
-            spread_a=_run_spread(xa), spread_b=_run_spread(xb),
+            # the core's spread is over the groups: the runs when a side has several
+            spread_a=c.spread_a if len(xa) > 1 and c.spread_a is not None else math.nan,
+            spread_b=c.spread_b if len(xb) > 1 and c.spread_b is not None else math.nan,
         ))
     names_a, names_b = [p.name for p in a.paths], [p.name for p in b.paths]
     return RunComparison(
