@@ -93,7 +93,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if not quiet:
         _print(frame, link_frame, summary, failure, f"fleet of {n} ranks on {device.spec}",
                run.path)
-    return 0 if summary["healthy"] and failure is None else 1
+    return 0 if summary["healthy"] else 1  # healthy: no rank flagged and no failure
 
 
 def _execute(run: RunDir, env: WorldEnv | None, cases: list[Case], device: Device,
