@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -42,6 +43,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -50,8 +52,10 @@ import torch.utils.benchmark as tub
 
 from accelbench import _core
 from accelbench.analysis.compare import DEFAULT_THRESHOLD, case_rounds, compare_runs
+from accelbench.analysis.drift import HOME_ENV, load_profile
 from accelbench.devices import resolve_device
-from accelbench.results import RunDir, load, load_samples
+from accelbench.results import RunDir, load, load_samples, read_meta
+from accelbench.results.pooled import median_variances
 from accelbench.workloads import get_family
 from accelbench.workloads.catalog import filter_cases, load_suite
 
@@ -165,19 +169,61 @@ def false_alarms(runs: list[Path]) -> tuple[float, int, int, int]:
     return flagged / max(cases, 1), cases, exits, len(runs) - 1
 
 
+def variances(run: Path, drift: float | None = None) -> dict[Key, float]:
+    """Each case's log-scale variance of its median as the run reports it (``drift``: the
+    run's own drift when None)."""
+    if drift is None:
+        drift = float(read_meta(run)["settings"].get("drift_sd") or 0.0)
+    medians = {k: [float(np.median(x)) for x in v] for k, v in
+               case_rounds(load_samples(run)).items()}
+    return {(k[1], k[2]): v for k, v in median_variances(medians, drift, 0.95).items()}
+
+
+def coverage_without_drift(runs: list[Path]) -> tuple[float, float]:
+    """Coverage and median width of the same runs' intervals with the drift left out."""
+    z = NormalDist().inv_cdf(0.975)
+    table = [rows(p) for p in runs]
+    half = [{k: z * math.sqrt(2 * v) for k, v in variances(p, 0.0).items()} for p in runs]
+    hits = total = 0
+    for i, j in itertools.permutations(range(len(runs)), 2):
+        for key, h in half[i].items():
+            if key in table[i] and key in table[j]:
+                total += 1
+                hits += abs(math.log(table[j][key]["median_s"] / table[i][key]["median_s"])) <= h
+    widths = [math.expm1(h) for t in half for h in t.values()]
+    return hits / max(total, 1), float(np.median(widths))
+
+
 def detection(runs: list[Path], slow: list[Path]) -> tuple[float, int, float]:
-    """Every slow run against every default run: share of cases 'slower'; achieved slowdown."""
+    """Every slow run against every default run: share of cases 'slower'; achieved slowdown.
+    The comparison is compare's for one run per side (the slow family's cases have another
+    kernel name, so compare_runs itself would not pair them)."""
     detected = total = 0
     ratios = []
     for a, b in itertools.product(runs, slow):
-        ga = {(k[1], k[2]): v for k, v in case_rounds(load_samples(a)).items()}
-        gb = {(k[1], k[2]): v for k, v in case_rounds(load_samples(b)).items()}
-        for key in ga.keys() & gb.keys():
-            c = _core.compare_groups(ga[key], gb[key], threshold=DEFAULT_THRESHOLD)
+        ga = {(k[1], k[2]): np.concatenate(v) for k, v in case_rounds(load_samples(a)).items()}
+        gb = {(k[1], k[2]): np.concatenate(v) for k, v in case_rounds(load_samples(b)).items()}
+        va, vb = variances(a), variances(b)
+        for key in ga.keys() & gb.keys() & va.keys() & vb.keys():
+            c = _core.compare_log_var(ga[key], gb[key], va[key], vb[key],
+                                      threshold=DEFAULT_THRESHOLD)
             total += 1
             detected += c.verdict == "slower"
             ratios.append(c.ratio)
     return detected / max(total, 1), total, float(np.median(ratios)) if ratios else float("nan")
+
+
+def calibrate(suite: str, kernels: str, runs: int) -> tuple[float, float]:
+    """``accelbench calibrate`` as a user runs it once per machine; drift (%) and wall time."""
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "accelbench", "calibrate", "--device", "cpu", "--suite", suite,
+           "--kernels", kernels or "matmul", "--runs", str(runs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"accelbench calibrate failed: {proc.stderr[-2000:]}")
+    profile = load_profile(resolve_device("cpu").slug)
+    assert profile is not None
+    return 100 * math.expm1(profile.drift_sd), time.perf_counter() - t0
 
 
 def tub_medians(cases: list[Any]) -> dict[Key, float]:
@@ -215,6 +261,9 @@ def main() -> None:
                         help="keep the run directories in this folder (default: a temporary one)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds of the default design (default: the suite's setting)")
+    parser.add_argument("--calibrate-runs", type=int, default=5,
+                        help="runs of accelbench calibrate before the designs (0: none; the "
+                             "default design then has no drift)")
     args = parser.parse_args()
     budget = [] if args.max_case_time is None else ["--max-case-time", str(args.max_case_time)]
     if args.rounds is not None:
@@ -239,6 +288,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
+        # the drift profile goes to this trial's folder, never the user's
+        os.environ[HOME_ENV] = str(tmp / "home")
+        if args.calibrate_runs:
+            drift, seconds = calibrate(args.suite, args.kernels, args.calibrate_runs)
+            print(f"accelbench calibrate --runs {args.calibrate_runs}: drift {drift:.2f}% "
+                  f"in {seconds:.0f} s (once per machine)", flush=True)
         slow_path: Path | None = None
         for i in range(args.runs):
             for name, extra in designs.items():
@@ -272,6 +327,9 @@ def main() -> None:
                   f"{100 * fa:>7.1f}% /{n_cases:<3} {exits:>5} of {n_cmp:<4} "
                   f"{statistics.median(walls[name]):>8.1f}s {ratio:>7} "
                   f"{100 * parent_share(runs[name]):>10.3f}%")
+        cov, width = coverage_without_drift(runs["default"])
+        print(f"{'no drift':<12} {100 * cov:>8.1f}% {'':>6} {100 * width:>8.2f}%   "
+              "(the default runs' intervals without the calibrated drift)")
         det, n_det, achieved = detection(runs["default"], slow)
         print(f"\n{100 * SLOWDOWN:.0f}% slowdown (default design, one run per side): detected in "
               f"{100 * det:.1f}% of {n_det} comparisons; achieved B/A ratio {achieved:.3f}")

@@ -25,6 +25,17 @@ dtypes = ["fp32", "fp64"]
 FAST = ["--warmup", "0.02", "--max-case-time", "0.2", "--min-samples", "5"]
 
 
+@pytest.fixture(autouse=True)
+def _own_state_home(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """accelbench's per-machine state (the stored drift) in a folder of the test's own: the
+    developer's never changes a test's result, tests never write to it, and a drift one
+    test stores does not reach another."""
+    from accelbench.analysis.drift import HOME_ENV
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path_factory.mktemp("accelbench-home")))
+
+
 @pytest.fixture
 def tiny_suite(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -144,8 +146,8 @@ def test_interrupted_rounds_resume_without_rerunning_finished_rounds(tmp_path: P
     assert list(frame["dtype"]) == [c.dtype for c in cases]
 
 
-def test_cli_rounds_end_to_end_and_compare_uses_rounds_as_groups(cli: Cli,
-                                                                 tmp_path: Path) -> None:
+def test_cli_rounds_end_to_end_and_compare_uses_the_runs_pooled_variances(
+        cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "tiny.toml").write_text(TINY_MATMUL)
     proc = cli("run", "--device", "cpu", "--suite", "tiny.toml", "--rounds", "3", "--out", "runs",
                *FAST)
@@ -154,20 +156,34 @@ def test_cli_rounds_end_to_end_and_compare_uses_rounds_as_groups(cli: Cli,
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert read_meta(run_dir)["settings"]["rounds"] == 3
     frame = accelbench.load(run_dir)
-    assert (frame["rounds"] == 3).all() and (frame["ci_method"] == "rounds-bootstrap").all()
+    assert (frame["rounds"] == 3).all() and (frame["ci_method"] == "rounds-pooled").all()
     assert frame["round_spread"].notna().all() and frame["fingerprint"].notna().all()
+    assert "drift between runs is unmeasured" in proc.stderr
     samples = accelbench.load_samples(run_dir)
     assert sorted(samples["round"].unique()) == [0, 1, 2]
     per_case = case_rounds(samples)
+    medians = {}
     for row in frame.to_dict("records"):
         groups = per_case[(row["kernel"], row["case"], row["dtype"])]
         assert len(groups) == 3 and sum(map(len, groups)) == row["n_samples"]
         assert float(np.median(np.concatenate(groups))) == pytest.approx(row["median_s"])
+        medians[row["case"], row["dtype"]] = [float(np.median(g)) for g in groups]
+    # The interval is the rerun interval of the variance pooled over the run's 4 cases.
+    variances = _core.round_variances(list(medians.values()), 0.0, 0.95)
+    z = NormalDist().inv_cdf(0.975)
+    for var, row in zip(variances, frame.to_dict("records"), strict=True):
+        assert var is not None
+        assert row["rel_ci"] == pytest.approx(math.expm1(z * math.sqrt(2 * var)))
+        assert row["ci_low_s"] < row["median_s"] < row["ci_high_s"]
     rounds = [ev for ev in RunDir.open(run_dir).events() if ev["event"] == Event.ROUND]
     assert len(rounds) == 3 * len(frame)
     result = compare_runs(run_dir, run_dir)
     assert {c.n_runs_a for c in result.cases} == {1}
     assert all(c.verdict == "no change" for c in result.cases)
+    # compare's interval of the ratio: the two sides' variances added
+    for case, var in zip(result.cases, variances, strict=True):
+        assert var is not None
+        assert case.ci_high == pytest.approx(math.exp(z * math.sqrt(2 * var)), rel=1e-6)
 
 
 def test_table_says_unstable_and_marks_min_max_intervals() -> None:

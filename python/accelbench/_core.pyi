@@ -31,16 +31,19 @@ __all__ = [
     "clock_resolution",
     "compare",
     "compare_groups",
+    "compare_log_var",
     "compare_samples",
     "compare_to_reference",
     "core_clock_hz",
     "drift",
+    "excess_between_runs",
     "fingerprint",
     "loop_overhead",
     "mann_whitney_u",
     "median_ci",
     "outliers",
     "round_bits",
+    "round_variances",
     "sample",
     "sample_positions",
     "summarize",
@@ -135,6 +138,13 @@ def analyze_rounds(
     rounds: Sequence[Samples], confidence: float = 0.95, *, resamples: int = 10_000,
     seed: int = 0,
 ) -> RoundsAnalysis: ...
+def round_variances(
+    round_medians: Sequence[Samples], drift_sd: float = 0.0, confidence: float = 0.95,
+) -> list[float | None]:
+    """Log-scale variance of each case's run median from its round medians, pooled over
+    the cases (the larger of pooled and own), plus drift_sd**2; None for one round."""
+def excess_between_runs(run_medians: Sequence[Samples], within: Sequence[float]) -> float:
+    """The machine's drift: log-scale sd of run medians beyond the within-run variance."""
 
 # -------------------------------------------------------------------- timing
 @final
@@ -224,6 +234,18 @@ def compare_groups(
     the ratio of pooled medians (runs, then samples within runs, with replacement),
     Mann-Whitney on the pooled samples, the verdict rule of compare_samples.
     One run per side gives exactly compare_samples."""
+def compare_log_var(
+    a: Samples,
+    b: Samples,
+    var_a: float,
+    var_b: float,
+    *,
+    threshold: float = 0.02,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+) -> Comparison:
+    """One run per side with each median's log-scale variance known (round_variances):
+    interval ratio * exp(+-z * sqrt(var_a + var_b)), Mann-Whitney, the verdict rule."""
 
 # ------------------------------------------------------------------ numerics
 # Arrays are numpy arrays of the stated dtype, any shape, borrowed without a

@@ -111,15 +111,22 @@ class StopReason(_Text):
     TIME_BUDGET = "time_budget"
     MAX_SAMPLES = "max_samples"
     SUSTAIN = "sustain"
-    #: the rounds disagree: their two-level CI misses the target although each round met it
+    #: each round met the target but the run's interval (the rounds' disagreement, the
+    #: machine's drift) does not
     UNSTABLE = "unstable"
 
 
 class CIMethod(_Text):
     """How the confidence interval of the median was obtained (the ``ci_method`` column)."""
 
-    #: two-level bootstrap over the rounds of the run, then samples within a round
+    #: two-level bootstrap over the rounds of the case (a run that ended before its cases
+    #: were pooled, or a run whose cases are too few to pool)
     ROUNDS_BOOTSTRAP = "rounds-bootstrap"
+    #: the variance of the round medians pooled over the run's cases; the machine's
+    #: between-run drift unmeasured (no ``accelbench calibrate``, no ``--drift``)
+    ROUNDS_POOLED = "rounds-pooled"
+    #: as rounds-pooled, plus the machine's measured drift between runs
+    ROUNDS_DRIFT = "rounds-pooled+drift"
     #: exact distribution-free interval from order statistics of one round's samples
     ORDER_STATISTICS = "order-statistics"
     #: fewer than 6 samples in one round: (min, max), below the nominal confidence

@@ -8,13 +8,17 @@ samples of ``samples.parquet`` go to the native comparison
 (:func:`accelbench._core.compare_groups`):
 
 * the ratio ``median(B) / median(A)`` (above 1: B is slower; with several
-  runs, the medians of the pooled samples) and its percentile-bootstrap 95%
-  confidence interval. When each side is a single process (one run of one
-  round) its samples are resampled independently. Otherwise the bootstrap
-  has two levels: its groups are the rounds of the side's run when it is
-  one run (each round is a separate worker process), or the side's runs
-  when it has several (a run shares slow states longer than itself, which
-  its rounds cannot show). Each replicate draws the
+  runs, the medians of the pooled samples) and its 95% confidence interval.
+  When each side is one run measured in rounds, the interval is
+  ``ratio * exp(±z * sqrt(var_A + var_B))``, each side's variance of its
+  log median being the one its run reports: the variance of the round
+  medians pooled over the run's cases, plus the machine's drift between
+  runs when the run had it (``accelbench calibrate``;
+  :mod:`accelbench.measure.rounds`). When each side is a single process (one run of one
+  round) its samples are resampled independently. With several runs per
+  side the bootstrap has two levels and its groups are the side's runs (a
+  run shares slow states longer than itself, which its rounds cannot
+  show). Each replicate draws the
   side's groups with replacement, then samples with replacement within
   each drawn group (Davison & Hinkley, 1997, §3.8; Kalibera & Jones, 2013),
   so the interval contains the process-to-process variation that one
@@ -83,6 +87,7 @@ from accelbench import _core
 from accelbench.errors import UsageError
 from accelbench.kinds import Status, Verdict
 from accelbench.results import SCHEMA_VERSION, load, load_samples, read_meta
+from accelbench.results.pooled import median_variances
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -292,10 +297,25 @@ class _Side:
     metas: list[dict[str, Any]]
     rows: list[dict[tuple[str, str, str], dict[Hashable, Any]]]
     samples: list[dict[tuple[str, str, str], list[np.ndarray]]]
+    _variances: dict[tuple[str, str, str], float] | None = None
 
     def keys(self) -> list[tuple[str, str, str]]:
         """Cases in any run, in order of first appearance."""
         return list(dict.fromkeys(k for rows in self.rows for k in rows))
+
+    def variances(self, confidence: float) -> dict[tuple[str, str, str], float]:
+        """One run in rounds: each case's log-scale variance of its median, from its round
+        medians pooled over the run's cases plus the run's drift (as the run's own
+        interval); empty for several runs (the runs are the groups) or one round."""
+        if self._variances is None:
+            self._variances = {}
+            if len(self.samples) == 1:
+                medians = {k: [float(np.median(x)) for x in rounds if len(x)]
+                           for k, rounds in self.samples[0].items()
+                           if str(self.rows[0].get(k, {}).get("status")) == Status.OK}
+                drift = float((self.metas[0].get("settings") or {}).get("drift_sd") or 0.0)
+                self._variances = median_variances(medians, drift, confidence)
+        return self._variances
 
     def why_not(self, key: tuple[str, str, str]) -> str | None:
         """Why the case cannot be compared on this side (None: it can)."""
@@ -365,6 +385,20 @@ def _warnings(a: _Side, b: _Side, env_diff: list[tuple[str, str, str]]) -> list[
     return warnings
 
 
+def _compare_case(ga: list[np.ndarray], gb: list[np.ndarray],
+                  variances: tuple[float | None, float | None], *, threshold: float,
+                  alpha: float, confidence: float, resamples: int,
+                  seed: int) -> _core.Comparison:
+    """One case: from each side's known variance (one run in rounds each), or the
+    bootstrap over the sides' groups."""
+    va, vb = variances
+    if va is not None and vb is not None:
+        return _core.compare_log_var(np.concatenate(ga), np.concatenate(gb), va, vb,
+                                     threshold=threshold, alpha=alpha, confidence=confidence)
+    return _core.compare_groups(ga, gb, threshold=threshold, alpha=alpha,
+                                confidence=confidence, resamples=resamples, seed=seed)
+
+
 def compare_groups(
     runs_a: Sequence[str | os.PathLike[str]],
     runs_b: Sequence[str | os.PathLike[str]],
@@ -403,8 +437,9 @@ def compare_groups(
         if ra.get("params") != rb.get("params"):
             note = f"params differ: {ra.get('params')} vs {rb.get('params')}"
         ga, gb = _bootstrap_groups(xa), _bootstrap_groups(xb)
-        c = _core.compare_groups(ga, gb, threshold=threshold, alpha=alpha,
-                                 confidence=confidence, resamples=resamples, seed=seed)
+        va, vb = a.variances(confidence).get(key), b.variances(confidence).get(key)
+        c = _compare_case(ga, gb, (va, vb), threshold=threshold, alpha=alpha,
+                          confidence=confidence, resamples=resamples, seed=seed)
         cases.append(CaseDiff(
             *key, n_a=sum(len(x) for x in ga), n_b=sum(len(x) for x in gb),
             median_a_s=c.median_a, median_b_s=c.median_b,

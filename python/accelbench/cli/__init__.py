@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(info)
     info.add_argument("--selftest", action="store_true",
                       help="time work of known duration with the device's timer; exit 1 if off")
+    _add_calibrate(sub)
     _add_compare(sub)
     _add_read(sub)
     _add_fleet(sub)
@@ -137,6 +138,10 @@ def _add_run(run: argparse.ArgumentParser) -> None:
                      help="measure every case in this many rounds, each in a fresh worker and a "
                           "shuffled order, splitting the time budget (suites: 3); the CI then "
                           "covers the variation between rounds")
+    run.add_argument("--drift", type=_drift_percent, metavar="PCT",
+                     help="the machine's run-to-run drift, percent, added to every interval "
+                          "(default: what accelbench calibrate stored for this device and "
+                          "host, else 0: unmeasured)")
     run.add_argument("--out", type=Path, help="where run dirs go (runs/)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish an interrupted run without redoing finished cases")
@@ -168,6 +173,24 @@ def _add_run(run: argparse.ArgumentParser) -> None:
                      help="torch.set_num_threads for the run (recorded in meta.json)")
     run.add_argument("--deterministic-algorithms", action="store_true",
                      help="run under torch.use_deterministic_algorithms(True)")
+
+
+def _add_calibrate(sub: Any) -> None:
+    p = sub.add_parser("calibrate", help="measure this machine's drift between runs (stored; "
+                                         "later runs' intervals include it)")
+    p.add_argument("--device", default="auto")
+    _add_import(p)
+    p.add_argument("--suite", default="quick", help="suite of the probe runs (quick)")
+    p.add_argument("--kernels", type=_csv, default=["matmul"],
+                   help="families of the probe runs (matmul)")
+    p.add_argument("--runs", type=_bounded_int(100), default=5,
+                   help="probe runs, each a fresh accelbench run (5)")
+    p.add_argument("--rounds", type=_rounds, default=3,
+                   help="rounds of each probe run, as the runs it serves (3)")
+    p.add_argument("--out", type=Path,
+                   help="keep the probe runs here (default: a temporary directory)")
+    p.add_argument("--show", action="store_true",
+                   help="print the stored drift of the device and exit")
 
 
 def _add_compare(sub: Any) -> None:
@@ -303,6 +326,13 @@ def _nonnegative_percent(text: str) -> float:
     return value
 
 
+def _drift_percent(text: str) -> float:
+    value = _nonnegative_percent(text)
+    if value >= 100:
+        raise argparse.ArgumentTypeError(f"must be below 100: {text!r}")
+    return value
+
+
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
     """The implementation of a subcommand. The read side (compare, consistency, export,
     publish) lives in :mod:`accelbench.cli.read`, which never imports torch."""
@@ -312,6 +342,8 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
         from accelbench.cli import fleet as module  # type: ignore[no-redef]
     elif name == "ops":
         from accelbench.cli import ops as module  # type: ignore[no-redef]
+    elif name == "calibrate":
+        from accelbench.cli import calibrate as module  # type: ignore[no-redef]
     else:
         from accelbench.cli import read as module  # type: ignore[no-redef]
     command: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{name}")

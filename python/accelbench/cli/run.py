@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from accelbench import _core
 from accelbench.analysis.compiled import compile_pairs
+from accelbench.analysis.drift import load_profile
 from accelbench.analysis.peaks import Peak, peak_for
 from accelbench.analysis.roofline import annotate, peak_sources
 from accelbench.analysis.support import support_matrix
@@ -94,6 +96,8 @@ def _settings(suite_settings: dict[str, Any], args: argparse.Namespace) -> Setti
         values["threads"] = args.threads
     if getattr(args, "deterministic_algorithms", False):
         values["deterministic_algorithms"] = True
+    if getattr(args, "drift", None) is not None:
+        values["drift_sd"] = math.log1p(args.drift / 100)
     return Settings(**values)
 
 
@@ -195,6 +199,9 @@ def _new(args: argparse.Namespace) -> _Plan:
     device = resolve_device(args.device)
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     settings = _settings(suite.settings, args)
+    if args.drift is None and settings.rounds > 1:
+        stored = load_profile(device.slug)
+        settings = replace(settings, drift_sd=stored.drift_sd if stored else 0.0)
     if getattr(args, "world_size", None):
         if joined_world() is None:
             check_world_size(device, args.world_size)
@@ -223,6 +230,15 @@ def _new(args: argparse.Namespace) -> _Plan:
     }
     run.write_meta(meta)
     return _Plan(run, meta, device, suite, cases, settings)
+
+
+def _drift_line(drift_sd: float) -> str:
+    if drift_sd > 0:
+        return (f"intervals include this machine's drift between runs, "
+                f"{math.expm1(drift_sd) * 100:.1f}% (accelbench calibrate; --drift overrides)")
+    return ("this machine's drift between runs is unmeasured: intervals cover the variation "
+            "a run's rounds show, not slower states that last longer than a run "
+            "(accelbench calibrate measures it, once)")
 
 
 def _host_peaks(name: str, kind: str) -> Peak | None:
@@ -261,6 +277,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         err.print(f"accelbench: {len(plan.cases)} cases of suite {plan.suite.name!r} on "
                   f"{plan.device.name} ({plan.device.spec}) -> {plan.run.path}")
+        if plan.settings.rounds > 1 and plan.settings.sustain <= 0:
+            err.print(_drift_line(plan.settings.drift_sd), markup=False)
     started = time.perf_counter()
     interrupted = False
     with stop_on_sigterm(), RunProgress(err, args.quiet) as progress:

@@ -69,6 +69,9 @@ class Settings:
     deterministic_algorithms: bool = False  # torch.use_deterministic_algorithms(True)
     #: rounds per case, each in a fresh worker and a shuffled case order (the CLI suites: 3)
     rounds: int = 1
+    #: the machine's run-to-run drift, a log-scale standard deviation added to every
+    #: interval of a run in rounds (``accelbench calibrate`` measures it; 0: unmeasured)
+    drift_sd: float = 0.0
     #: collectives: data checks after timing, each on fresh inputs (nccl-tests' -c)
     check_repeats: int = 1
 

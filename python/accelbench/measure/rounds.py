@@ -18,29 +18,38 @@ Student-t calibration (:func:`accelbench._core.analyze_rounds`), so that the
 interval includes the variation between rounds. ``converged`` means that
 this interval meets the target; rounds that each met it but disagree with
 one another make the case ``converged = False`` with ``stop_reason =
-"unstable"``. Numerical checks (reference, determinism, fingerprint) run in
-the first round only; they do not depend on timing.
+"unstable"``. That interval is provisional: when the run's last round
+is in, :func:`settle_rounds` replaces it with one whose between-round
+variance is pooled over the run's cases (three rounds alone say little)
+and which includes the machine's drift between runs when it was measured
+(``accelbench calibrate``); see ``stats::pooled`` in the core. Numerical
+checks (reference, determinism, fingerprint) run in the first round only;
+they do not depend on timing.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import TypeVar
 
 from accelbench import _core
 from accelbench.kinds import CIMethod, Status, StopReason
 from accelbench.measure.core import Outcome, Row, Samples, Settings, throughput
 from accelbench.measure.measurement import statistics_columns
+from accelbench.results.pooled import median_variances, round_medians
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "RoundPlan", "combine_rounds", "rerun_interval"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "RoundPlan", "combine_rounds",
+           "rerun_interval", "settle_rounds"]
 
 #: Bootstrap replicates of the rounds interval (seeded: a run's figures are reproducible).
 BOOTSTRAP_RESAMPLES = 10_000
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -159,3 +168,34 @@ def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
     if fingerprint is not None:
         samples["fingerprint"] = fingerprint
     return Outcome(row, samples)
+
+
+def settle_rounds(cases: Mapping[K, Outcome], settings: Settings) -> dict[K, Outcome]:
+    """The final rows of a run's cases measured in rounds (``ok`` ones; others are left
+    out): the interval from the round medians' variance pooled over the cases plus the
+    machine's drift (``settings.drift_sd``), as a rerun interval (:data:`RERUN_FACTOR`);
+    ``converged`` and ``stop_reason`` follow it."""
+    medians = {k: round_medians(o.samples) for k, o in cases.items()
+               if o.status == Status.OK and int(o.row.get("rounds") or 1) > 1}
+    variances = median_variances(medians, settings.drift_sd, settings.confidence)
+    z = NormalDist().inv_cdf(0.5 + settings.confidence / 2)
+    method = CIMethod.ROUNDS_DRIFT if settings.drift_sd > 0 else CIMethod.ROUNDS_POOLED
+    out: dict[K, Outcome] = {}
+    for key, var in variances.items():
+        outcome = cases[key]
+        row: Row = dict(outcome.row)
+        median = float(row["median_s"])
+        half = z * RERUN_FACTOR * math.sqrt(var)
+        row.update(ci_low_s=median * math.exp(-half), ci_high_s=median * math.exp(half),
+                   rel_ci=math.expm1(half), ci_method=method)
+        converged = bool(row["rel_ci"] <= settings.target_rel_ci)
+        previous = StopReason(row["stop_reason"])
+        if converged:
+            stop = StopReason.CONVERGED
+        elif previous in (StopReason.CONVERGED, StopReason.UNSTABLE):
+            stop = StopReason.UNSTABLE
+        else:
+            stop = previous
+        row.update(converged=converged, stop_reason=stop)
+        out[key] = Outcome(row, outcome.samples)
+    return out

@@ -12,7 +12,8 @@ into a cache private to the run (:mod:`~accelbench.runner.compile_cache`).
 Cases of a family that needs a world of ranks (``needs_world``: the
 collectives) are handed to :func:`accelbench.distributed.lead.run_world_cases`,
 which launches or joins the world; the bookkeeping (events, progress, the
-two-deaths rule) is the same for both.
+two-deaths rule) is the same for both. When every case is in, the cases
+measured in rounds get the run's pooled interval (``settle_rounds``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from accelbench.devices import Device
 from accelbench.distributed.lead import run_world_cases
 from accelbench.kinds import Event, Status
 from accelbench.measure.core import Outcome, Settings, failure_row
-from accelbench.measure.rounds import RoundPlan, combine_rounds
+from accelbench.measure.rounds import RoundPlan, combine_rounds, settle_rounds
 from accelbench.results import RunDir
 from accelbench.runner.compile_cache import private_compile_cache
 from accelbench.runner.isolation import Executor, make_executor
@@ -106,10 +107,22 @@ class Runner:
         if world:
             run_world_cases(self._startable(world), self.device, self.settings,
                             self.run_dir.run_id, self._record)
+        if self.plan.rounds > 1:
+            self._settle()
         self.run_dir.append_event({"event": Event.END, "parent_cpu_s": self.parent_cpu_s,
                                    "measured_s": self.measured_s})
         rows = self.run_dir.case_events()
         return [rows[c.key]["row"] for c in cases if c.key in rows]
+
+    def _settle(self) -> None:
+        """Re-record the cases measured in rounds with the run's pooled interval
+        (:func:`~accelbench.measure.rounds.settle_rounds`); a resumed run that already
+        settled writes nothing."""
+        events = self.run_dir.case_events()
+        outcomes = {k: Outcome(ev["row"], ev.get("samples") or {}) for k, ev in events.items()}
+        for key, outcome in settle_rounds(outcomes, self.settings).items():
+            if outcome.row != events[key]["row"]:
+                self.run_dir.record_case(key, outcome.row, outcome.samples)
 
     def _units(self, case: Case) -> int:
         """Steps of the progress bar for a case: one per round (world cases run once)."""

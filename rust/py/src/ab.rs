@@ -169,6 +169,28 @@ fn compare_groups(
     Ok(compute(py, || ab::compare_groups(&ra, &rb, &config))?.into())
 }
 
+/// Compares one run's samples `b` against one run's samples `a` when the
+/// log-scale variance of each side's median is known from its rounds
+/// (`round_variances`): interval `ratio * exp(±z * sqrt(var_a + var_b))`,
+/// Mann–Whitney p-value and the verdict.
+#[pyfunction]
+#[pyo3(signature = (a, b, var_a, var_b, *, threshold = 0.02, alpha = 0.05, confidence = 0.95))]
+#[allow(clippy::too_many_arguments)]
+fn compare_log_var(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    var_a: f64,
+    var_b: f64,
+    threshold: f64,
+    alpha: f64,
+    confidence: f64,
+) -> PyResult<PyComparison> {
+    let config = compare_config(threshold, alpha, confidence, 1, 0)?;
+    let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
+    Ok(compute(py, || ab::compare_log_var(&xa, &xb, var_a, var_b, &config))?.into())
+}
+
 /// Adds the A/B functions and classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMannWhitney>()?;
@@ -176,5 +198,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mann_whitney_u, m)?)?;
     m.add_function(wrap_pyfunction!(compare_samples, m)?)?;
     m.add_function(wrap_pyfunction!(compare_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_log_var, m)?)?;
     Ok(())
 }

@@ -288,6 +288,35 @@ fn analyze_rounds(
     })
 }
 
+/// Log-scale variance of each case's run median from its round medians
+/// (one sequence per case), pooled over the cases, plus `drift_sd` squared;
+/// `None` for a case with one round. `z * sqrt(v)` is the half-width at
+/// `confidence`.
+#[pyfunction]
+#[pyo3(signature = (round_medians, drift_sd = 0.0, confidence = 0.95))]
+fn round_variances(
+    py: Python<'_>,
+    round_medians: &Bound<'_, PyAny>,
+    drift_sd: f64,
+    confidence: f64,
+) -> PyResult<Vec<Option<f64>>> {
+    let cases = extract_runs("round_medians", round_medians)?;
+    compute(py, || stats::round_variances(&cases, drift_sd, confidence))
+}
+
+/// The machine's drift (log-scale standard deviation): the median over cases
+/// of the variance of their run medians beyond the within-run variance.
+#[pyfunction]
+fn excess_between_runs(
+    py: Python<'_>,
+    run_medians: &Bound<'_, PyAny>,
+    within: &Bound<'_, PyAny>,
+) -> PyResult<f64> {
+    let cases = extract_runs("run_medians", run_medians)?;
+    let within = extract_samples(within)?;
+    compute(py, || stats::excess_between_runs(&cases, &within))
+}
+
 /// Adds the statistics functions and classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySummary>()?;
@@ -302,5 +331,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_class::<PyRoundsAnalysis>()?;
     m.add_function(wrap_pyfunction!(analyze_rounds, m)?)?;
+    m.add_function(wrap_pyfunction!(round_variances, m)?)?;
+    m.add_function(wrap_pyfunction!(excess_between_runs, m)?)?;
     Ok(())
 }

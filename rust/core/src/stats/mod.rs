@@ -10,6 +10,7 @@
 //! * [`hierarchical`]: two-level bootstrap of the ratio for groups of runs.
 //! * [`student`]: central normal and Student-t quantiles (few-runs calibration).
 //! * [`outliers`]: Tukey fences.
+//! * [`pooled`]: a run median's error from rounds pooled over cases, and drift.
 //! * [`drift`]: first third vs last third of a run.
 //! * [`analysis`]: all of the above in one pass, as the result table needs.
 //! * [`ab`]: A/B comparison (Mann–Whitney U, bootstrap ratio, verdict).
@@ -24,6 +25,7 @@ pub mod ci;
 pub mod drift;
 pub mod hierarchical;
 pub mod outliers;
+pub mod pooled;
 pub mod rng;
 pub mod select;
 pub mod student;
@@ -37,6 +39,7 @@ pub use hierarchical::{
     group_factor, hierarchical_ci, hierarchical_ratio_ci, run_factors, RunGroup,
 };
 pub use outliers::{outliers, Outliers};
+pub use pooled::{excess_between_runs, round_variances, MIN_POOLED_CASES};
 pub use summary::{quantile_sorted, summarize, summarize_mut, Summary};
 
 use crate::{Error, Result};

@@ -46,6 +46,7 @@ use super::mann_whitney::mann_whitney_u;
 use crate::stats::bootstrap::Statistic;
 use crate::stats::check_confidence;
 use crate::stats::hierarchical::{hierarchical_ratio_ci, RunGroup};
+use crate::stats::student::normal_central_quantile;
 use crate::{Error, Result};
 
 /// Settings of [`compare`].
@@ -223,5 +224,63 @@ pub fn compare_groups<A: AsRef<[f64]>, B: AsRef<[f64]>>(
         n_runs_b: gb.n_runs(),
         spread_a: ga.spread(),
         spread_b: gb.spread(),
+    })
+}
+
+/// Compares `b` against `a` (each one run's samples, pooled over its
+/// rounds) when the variance of `ln(median)` of each side is known from the
+/// run's rounds ([`crate::stats::round_variances`]): the interval of the
+/// ratio is `ratio * exp(±z * sqrt(var_a + var_b))`; the rank test and the
+/// verdict rule are those of [`compare_groups`].
+///
+/// # Errors
+/// As [`compare`], and [`Error::InvalidArgument`] for a variance that is
+/// negative or not finite.
+pub fn compare_log_var(
+    a: &[f64],
+    b: &[f64],
+    var_a: f64,
+    var_b: f64,
+    config: &CompareConfig,
+) -> Result<Comparison> {
+    config.validate()?;
+    for v in [var_a, var_b] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "a log-scale variance must be finite and >= 0, got {v}"
+            )));
+        }
+    }
+    let ga = RunGroup::new(&[a])?;
+    let gb = RunGroup::new(&[b])?;
+    let test = mann_whitney_u(gb.pooled_sorted(), ga.pooled_sorted())?;
+    let (median_a, median_b) = (ga.median(), gb.median());
+    if median_a.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(Error::InvalidArgument(format!(
+            "the baseline's median must be positive, got {median_a}"
+        )));
+    }
+    let ratio = median_b / median_a;
+    let half = normal_central_quantile(config.confidence)? * (var_a + var_b).sqrt();
+    let (ci_low, ci_high) = (ratio * (-half).exp(), ratio * half.exp());
+    Ok(Comparison {
+        median_a,
+        median_b,
+        ratio,
+        ci_low,
+        ci_high,
+        p_value: test.p_value,
+        effect: test.effect,
+        verdict: Verdict::decide(
+            ci_low,
+            ci_high,
+            test.p_value,
+            config.threshold,
+            config.alpha,
+        ),
+        n_runs_a: 1,
+        n_runs_b: 1,
+        spread_a: None,
+        spread_b: None,
     })
 }

@@ -10,7 +10,7 @@ pub mod compare;
 pub mod mann_whitney;
 pub mod normal;
 
-pub use compare::{compare, compare_groups, CompareConfig, Comparison, Verdict};
+pub use compare::{compare, compare_groups, compare_log_var, CompareConfig, Comparison, Verdict};
 pub use mann_whitney::{mann_whitney_u, MannWhitney};
 pub use normal::{erfc, normal_sf};
 

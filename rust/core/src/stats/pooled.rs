@@ -1,0 +1,206 @@
+//! The error of a run's median from its rounds, pooled over the run's cases,
+//! and the machine's drift between runs.
+//!
+//! A run measures each case in `R` rounds (a fresh worker process each). The
+//! rounds of one case are few (3 by default), so the variance of its round
+//! medians alone is a poor estimate: with 2 degrees of freedom it is often
+//! far too small, and an interval built on it (even with Student's t) misses
+//! a rerun's median. The cases of one run share the machine, so on the log
+//! scale their between-round variances are alike; [`round_variances`] pools
+//! them (the median of the scaled per-case variances, robust to a few cases
+//! with a bad round) and gives each case the larger of the pooled and its
+//! own variance, so that a case whose rounds disagree more than the others'
+//! keeps its wider interval (as in moderated variance estimators; Smyth,
+//! 2004).
+//!
+//! Some variation is shared by all rounds of a run and differs between runs:
+//! slow machine states that last longer than a run (a neighbour's load, a
+//! clock or power state). No run can see it in its own rounds, so the
+//! machine's *drift*, the standard deviation (log scale) of the between-run
+//! variation the rounds do not explain, is measured separately by runs of the
+//! same cases ([`excess_between_runs`]) and added to every case's variance.
+use crate::stats::student::{normal_central_quantile, student_central_quantile};
+use crate::{Error, Result};
+
+/// Cases with at least two rounds needed before their variances are pooled.
+pub const MIN_POOLED_CASES: usize = 3;
+
+/// Median of a chi-square variable with `d` degrees of freedom, divided by
+/// `d` (Wilson–Hilferty; 0.70 for `d = 2`, within 1.5% of the exact value).
+fn chi2_median_ratio(d: usize) -> f64 {
+    let d = d as f64;
+    (1.0 - 2.0 / (9.0 * d)).powi(3)
+}
+
+fn log_variance(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
+    let mean = logs.iter().sum::<f64>() / n;
+    logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0)
+}
+
+fn check_positive(what: &str, i: usize, values: &[f64]) -> Result<()> {
+    if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        return Err(Error::InvalidArgument(format!(
+            "{what} {i}: every median must be a finite positive time, got {v}"
+        )));
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// The variance, on the log scale, of each case's run median, given the
+/// medians of its rounds; `drift_sd` (log scale, 0 when unmeasured) is added
+/// to every case. The variances are scaled so that `z * sqrt(v)`, with `z`
+/// the normal quantile of `confidence`, is the half-width of the case's
+/// interval: when fewer than [`MIN_POOLED_CASES`] cases have two rounds
+/// there is nothing to pool and a case's own variance is scaled by
+/// `(t / z)^2`, Student's t with `R - 1` degrees of freedom. A case with one
+/// round has no variance (`None`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a median that is not a finite positive
+/// time, a negative or non-finite `drift_sd`, or a bad confidence.
+pub fn round_variances<R: AsRef<[f64]>>(
+    round_medians: &[R],
+    drift_sd: f64,
+    confidence: f64,
+) -> Result<Vec<Option<f64>>> {
+    if !(drift_sd.is_finite() && drift_sd >= 0.0) {
+        return Err(Error::InvalidArgument(format!(
+            "drift must be a finite standard deviation >= 0, got {drift_sd}"
+        )));
+    }
+    let z = normal_central_quantile(confidence)?;
+    let mut own: Vec<Option<(usize, f64)>> = Vec::with_capacity(round_medians.len());
+    for (i, case) in round_medians.iter().enumerate() {
+        let m = case.as_ref();
+        check_positive("case", i, m)?;
+        own.push((m.len() >= 2).then(|| (m.len(), log_variance(m))));
+    }
+    let scaled: Vec<f64> = own
+        .iter()
+        .flatten()
+        .map(|(r, s2)| s2 / chi2_median_ratio(r - 1))
+        .collect();
+    let pooled = (scaled.len() >= MIN_POOLED_CASES).then(|| median(scaled));
+    let drift2 = drift_sd * drift_sd;
+    own.into_iter()
+        .map(|o| {
+            o.map(|(r, s2)| {
+                let between = match pooled {
+                    Some(p) => p.max(s2),
+                    None => s2 * (student_central_quantile(confidence, r - 1)? / z).powi(2),
+                };
+                Ok(between / r as f64 + drift2)
+            })
+            .transpose()
+        })
+        .collect()
+}
+
+/// The machine's drift: the standard deviation (log scale) of run medians
+/// between runs beyond what their rounds explain. `run_medians[i]` holds
+/// case `i`'s median in each run (at least two runs), `within[i]` the mean
+/// over those runs of the case's variance from [`round_variances`] without
+/// drift. The excess `var(log run medians) - within` is taken per case and
+/// its median over the cases (robust to one case with its own trouble),
+/// clamped at 0, is the drift's variance.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for no cases, lengths that do not match, a
+/// case with fewer than two runs, or a median that is not a positive time.
+pub fn excess_between_runs<R: AsRef<[f64]>>(run_medians: &[R], within: &[f64]) -> Result<f64> {
+    if run_medians.is_empty() || run_medians.len() != within.len() {
+        return Err(Error::InvalidArgument(format!(
+            "need one within-run variance per case: {} cases, {} variances",
+            run_medians.len(),
+            within.len()
+        )));
+    }
+    let mut excess = Vec::with_capacity(within.len());
+    for (i, (case, w)) in run_medians.iter().zip(within).enumerate() {
+        let m = case.as_ref();
+        if m.len() < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "case {i}: the drift needs the case's median in at least two runs"
+            )));
+        }
+        check_positive("case", i, m)?;
+        excess.push(log_variance(m) - w);
+    }
+    Ok(median(excess).max(0.0).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_lifts_a_case_whose_rounds_agree_by_chance() {
+        let cases = [
+            vec![1.0, 1.1, 0.9],
+            vec![2.0, 2.2, 1.8],
+            vec![3.0, 3.0, 3.0],
+            vec![1.0, 1.12, 0.88],
+        ];
+        let v = round_variances(&cases, 0.0, 0.95).unwrap();
+        let pooled = v[0].unwrap();
+        assert!(pooled > 0.0);
+        // the agreeing case gets the pooled variance, not its own zero
+        assert!((v[2].unwrap() - pooled).abs() < 1e-12);
+        // the case that disagrees more keeps its own, larger variance
+        assert!(v[3].unwrap() > pooled);
+    }
+
+    #[test]
+    fn drift_adds_to_every_case_and_one_round_has_none() {
+        let cases = [vec![1.0, 1.1], vec![1.0, 1.1], vec![1.0, 1.1], vec![5.0]];
+        let a = round_variances(&cases, 0.0, 0.95).unwrap();
+        let b = round_variances(&cases, 0.02, 0.95).unwrap();
+        assert!((b[0].unwrap() - a[0].unwrap() - 0.0004).abs() < 1e-12);
+        assert_eq!(b[3], None);
+    }
+
+    #[test]
+    fn too_few_cases_use_students_t() {
+        let cases = [vec![1.0, 1.1, 0.9]];
+        let v = round_variances(&cases, 0.0, 0.95).unwrap()[0].unwrap();
+        let own = log_variance(&cases[0]) / 3.0;
+        let t = student_central_quantile(0.95, 2).unwrap();
+        let z = normal_central_quantile(0.95).unwrap();
+        assert!((v - own * (t / z).powi(2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        assert!(round_variances(&[vec![1.0, -1.0]], 0.0, 0.95).is_err());
+        assert!(round_variances(&[vec![1.0, 1.0]], f64::NAN, 0.95).is_err());
+        assert!(excess_between_runs(&[vec![1.0]], &[0.0]).is_err());
+        assert!(excess_between_runs(&[vec![1.0, 1.0]], &[]).is_err());
+    }
+
+    #[test]
+    fn excess_is_what_the_rounds_do_not_explain() {
+        // log run medians with variance ln(1.1)^2 / 2 * ...: compute directly
+        let runs = [
+            vec![1.0, 1.1, 1.0, 1.1],
+            vec![2.0, 2.2, 2.0, 2.2],
+            vec![3.0, 3.3, 3.0, 3.3],
+        ];
+        let total = log_variance(&runs[0]);
+        let d = excess_between_runs(&runs, &[total / 4.0; 3]).unwrap();
+        assert!((d * d - 0.75 * total).abs() < 1e-12);
+        // rounds that explain it all leave no drift
+        assert!(excess_between_runs(&runs, &[total; 3]).unwrap().abs() < 1e-15);
+    }
+}
