@@ -31,9 +31,25 @@ from accelbench._core import (
     sample,
     summarize,
 )
-from accelbench.analysis import load
-from accelbench.analysis.support import support_matrix
-from accelbench.results import COLUMNS, load_samples
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from accelbench.analysis import load
+    from accelbench.analysis.support import support_matrix
+    from accelbench.results import COLUMNS, load_samples
+
+#: Names whose modules import pandas, loaded on first use: a worker process, which imports
+#: this package on its way to its own modules, does not pay for pandas at every start.
+_LAZY = {"load": "accelbench.analysis", "support_matrix": "accelbench.analysis.support",
+         "COLUMNS": "accelbench.results", "load_samples": "accelbench.results"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'accelbench' has no attribute {name!r}")
 
 try:
     __version__ = metadata.version("accelbench")
