@@ -43,7 +43,6 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -52,10 +51,10 @@ import torch.utils.benchmark as tub
 
 from accelbench import _core
 from accelbench.analysis.compare import DEFAULT_THRESHOLD, case_rounds, compare_runs
-from accelbench.analysis.drift import HOME_ENV, load_profile
+from accelbench.analysis.drift import HOME_ENV, machine_drift
 from accelbench.devices import resolve_device
 from accelbench.results import RunDir, load, load_samples, read_meta
-from accelbench.results.pooled import median_variances
+from accelbench.results.pooled import median_variances, rerun_half_width
 from accelbench.workloads import get_family
 from accelbench.workloads.catalog import filter_cases, load_suite
 
@@ -181,9 +180,8 @@ def variances(run: Path, drift: float | None = None) -> dict[Key, float]:
 
 def coverage_without_drift(runs: list[Path]) -> tuple[float, float]:
     """Coverage and median width of the same runs' intervals with the drift left out."""
-    z = NormalDist().inv_cdf(0.975)
     table = [rows(p) for p in runs]
-    half = [{k: z * math.sqrt(2 * v) for k, v in variances(p, 0.0).items()} for p in runs]
+    half = [{k: rerun_half_width(v, 0.95) for k, v in variances(p, 0.0).items()} for p in runs]
     hits = total = 0
     for i, j in itertools.permutations(range(len(runs)), 2):
         for key, h in half[i].items():
@@ -221,7 +219,7 @@ def calibrate(suite: str, kernels: str, runs: int) -> tuple[float, float]:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"accelbench calibrate failed: {proc.stderr[-2000:]}")
-    profile = load_profile(resolve_device("cpu").slug)
+    profile = machine_drift(resolve_device("cpu").slug)
     assert profile is not None
     return 100 * math.expm1(profile.drift_sd), time.perf_counter() - t0
 

@@ -3,17 +3,26 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 
 import accelbench
 from accelbench.analysis.compare import compare_runs
-from accelbench.analysis.drift import HOME_ENV, load_profile, profile_path
+from accelbench.analysis.drift import (
+    HOME_ENV,
+    RunRecord,
+    episode_shift,
+    estimate_drift,
+    history_path,
+    machine_drift,
+    read_history,
+    run_record,
+)
 from accelbench.kinds import CIMethod, Status, StopReason
 from accelbench.measure.core import Outcome, Settings
 from accelbench.measure.rounds import settle_rounds
@@ -64,36 +73,48 @@ def test_drift_widens_every_interval_and_is_named() -> None:
         assert wide[key].row["stop_reason"] == StopReason.UNSTABLE
 
 
-def test_calibrate_stores_the_drift_and_later_runs_and_compare_use_it(
+def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
         cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "tiny.toml").write_text(TINY_MATMUL)
-    home = Path(os.environ[HOME_ENV])
     proc = cli("calibrate", "--device", "cpu", "--suite", "tiny.toml", "--kernels", "matmul",
-               "--runs", "2", "--out", "probe")
+               "--runs", "3", "--out", "probe")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "drift between runs:" in proc.stderr
-    assert len(list((tmp_path / "probe").iterdir())) == 2
-    (stored,) = home.glob("drift-*.json")
-    data = json.loads(stored.read_text())
-    assert data["runs"] == 2 and data["cases"] == 4 and data["drift_sd"] >= 0
-    slug = data["device"]
-    assert profile_path(slug) == stored and load_profile(slug) is not None
-    # a known drift, so that the run's intervals must show it
-    data["drift_sd"] = math.log1p(0.05)
-    stored.write_text(json.dumps(data))
+    assert "drift between runs" in proc.stderr and "3 recent runs" in proc.stderr
+    probes = sorted((tmp_path / "probe").iterdir())
+    assert len(probes) == 3
+    (history,) = Path(os.environ[HOME_ENV]).glob("history-*.jsonl")
+    slug = history.name.removeprefix("history-").removesuffix(".jsonl")
+    records = read_history(slug)
+    assert [len(r.cases) for r in records] == [4, 4, 4]
+    estimate = machine_drift(slug)
+    assert estimate is not None and estimate.runs == 3 and estimate.cases == 4
+    # A history whose runs spread by ~8% and sit 50% slower than this machine is now: the
+    # next run takes that drift, and says it was measured in an episode.
+    base = run_record(probes[0])
+    assert base is not None
+    history.write_text("".join(
+        RunRecord(f"old{i}", base.host, {k: (m + math.log(1.5) + 0.05 * (i - 2), 0.0)
+                                          for k, (m, _) in base.cases.items()}).line() + "\n"
+        for i in range(5)))
+    drift = machine_drift(slug)
+    assert drift is not None and drift.drift_sd > 0.05
     proc = cli("run", "--device", "cpu", "--suite", "tiny.toml", "--rounds", "3",
                "--out", "runs", *FAST)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "drift between runs, 5.0%" in proc.stderr
+    assert f"drift between runs, {100 * math.expm1(drift.drift_sd):.1f}%" in proc.stderr
+    assert "measured in a slow or fast episode" in proc.stderr
     (run,) = (tmp_path / "runs").iterdir()
-    assert read_meta(run)["settings"]["drift_sd"] == pytest.approx(math.log1p(0.05))
+    meta = read_meta(run)
+    assert meta["settings"]["drift_sd"] == pytest.approx(drift.drift_sd)
+    assert meta["episode_shift"] < -0.2
+    assert len(read_history(slug)) == 6  # the run joined the history
     frame = accelbench.load(run)
     assert (frame["ci_method"] == CIMethod.ROUNDS_DRIFT).all()
-    assert (frame["rel_ci"] > math.expm1(Z * math.sqrt(2) * math.log1p(0.05))).all()
+    assert (frame["rel_ci"] > math.expm1(Z * math.sqrt(2) * drift.drift_sd)).all()
     # compare adds both sides' drift: the self-comparison's interval is at least as wide
     result = compare_runs(run, run)
-    assert all(c.ci_high > math.exp(Z * math.sqrt(2) * math.log1p(0.05)) for c in result.cases)
-    # --drift overrides the stored value; 0 leaves it out
+    assert all(c.ci_high > math.exp(Z * math.sqrt(2) * drift.drift_sd) for c in result.cases)
+    # --drift overrides the history; 0 leaves the drift out
     proc = cli("run", "--device", "cpu", "--suite", "tiny.toml", "--rounds", "3",
                "--out", "runs0", "--drift", "0", *FAST)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -101,20 +122,50 @@ def test_calibrate_stores_the_drift_and_later_runs_and_compare_use_it(
     assert (accelbench.load(run0)["ci_method"] == CIMethod.ROUNDS_POOLED).all()
 
 
-def test_calibrate_refuses_bad_input_and_a_profile_of_another_host(
+def test_calibrate_refuses_bad_input_and_history_of_another_host(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
-    proc = cli("calibrate", "--device", "cpu", "--runs", "1")
-    assert proc.returncode == 2 and "at least 2" in proc.stderr
+    proc = cli("calibrate", "--device", "cpu", "--runs", "2")
+    assert proc.returncode == 2 and "at least 3" in proc.stderr
     proc = cli("run", "--device", "cpu", "--drift", "150")
     assert proc.returncode == 2 and "below 100" in proc.stderr
-    path = profile_path("cpu-elsewhere")
+    path = history_path("cpu-elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"device": "cpu-elsewhere", "host": "another-host",
-                                "drift_sd": 0.02, "within_sd": 0.01, "runs": 5, "cases": 3,
-                                "rounds": 3, "measured": "2026-01-01T00:00:00"}))
-    assert load_profile("cpu-elsewhere") is None
-    path.write_text("{not json")
-    assert load_profile("cpu-elsewhere") is None
+    lines = [RunRecord(f"r{i}", "another-host", {"k": (float(i), 0.0)}).line()
+             for i in range(4)]
+    path.write_text("\n".join([*lines, "{not json", '{"host": 1}']) + "\n")
+    assert read_history("cpu-elsewhere") == [] and machine_drift("cpu-elsewhere") is None
     proc = cli("calibrate", "--device", "cpu", "--show")
-    assert proc.returncode == 1 and "no drift stored" in proc.stderr
+    assert proc.returncode == 1 and "no drift known" in proc.stderr
+
+
+def test_drift_from_history_is_the_excess_over_the_rounds() -> None:
+    # three runs whose medians differ by a known spread, rounds that explain a quarter of it
+    spread = [math.log(x) for x in (1.0, 1.1, 1.2)]
+    var = float(np.var(spread, ddof=1))
+    records = [RunRecord(f"r{i}", "h", {"a": (spread[i], var / 4), "b": (spread[i] + 1, var / 4),
+                                        "c": (spread[i] + 2, var / 4)}) for i in range(3)]
+    estimate = estimate_drift(records)
+    assert estimate is not None and estimate.runs == 3 and estimate.cases == 3
+    assert estimate.drift_sd == pytest.approx(math.sqrt(0.75 * var))
+    assert estimate_drift(records[:2]) is None
+    # a run 30% slower in every case than that history is an episode; one inside it is not
+    slow = RunRecord("s", "h", {k: (m + math.log(1.3), w) for k, (m, w) in
+                                records[1].cases.items()})
+    assert episode_shift(slow, records, estimate) == pytest.approx(
+        math.exp(math.log(1.3) + spread[1] - float(np.mean(spread))) - 1)
+    assert episode_shift(records[1], records, estimate) is None
+
+
+def test_advice_names_the_drift_when_it_alone_exceeds_the_target() -> None:
+    import pandas as pd
+
+    from accelbench.report.tables import advice
+
+    frame = pd.DataFrame([{"status": "ok", "converged": False, "stop_reason": "unstable",
+                           "ci_method": "rounds-pooled+drift"}])
+    drifting = " ".join(advice(frame, 0.01, drift_sd=math.log1p(0.02)))
+    assert "drift between runs alone moves a rerun by up to ±5.6%" in drifting
+    assert "more --rounds" not in drifting
+    quiet = " ".join(advice(frame, 0.10, drift_sd=math.log1p(0.02)))
+    assert "more --rounds (1 unstable" in quiet

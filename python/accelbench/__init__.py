@@ -13,6 +13,7 @@ directory) -> ``analysis`` (compare, roofline, support, consistency) ->
 from __future__ import annotations
 
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 from accelbench._core import (
     AccelbenchError,
@@ -31,7 +32,6 @@ from accelbench._core import (
     sample,
     summarize,
 )
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from accelbench.analysis import load

@@ -1,4 +1,4 @@
-"""The machine's drift between runs: measured from runs, stored, and read back.
+"""The machine's drift between runs, learned from its own recent runs.
 
 A run's rounds show the variation within the run. A machine also has slow
 states that last longer than a run (a neighbour's load, clock and power
@@ -7,27 +7,32 @@ own rounds, and an interval built from rounds alone misses a rerun's median
 far more often than it says (``benchmarks/bench_fidelity.py``). The drift is
 the standard deviation, on the log scale, of a case's run median between
 runs beyond what the runs' rounds explain
-(:func:`accelbench._core.excess_between_runs`). ``accelbench calibrate``
-measures it from a few runs of the same cases and stores it per device and
-host (:func:`save_profile`); every later run on that device and host adds it
-to the variance of each case's median (``Settings.drift_sd``,
-:func:`accelbench.measure.rounds.settle_rounds`), and ``compare`` to each
-side's.
+(:func:`accelbench._core.excess_between_runs`, the median over cases).
 
-The profile lives in ``$ACCELBENCH_HOME`` (default
+It is learned from the machine's history: every finished run in rounds
+appends one line to a history file of its device (each case's log median and
+the variance its own rounds give it), and a run's drift is estimated from the
+last :data:`HISTORY_RUNS` runs of this host when at least
+:data:`MIN_HISTORY_RUNS` of them share cases. ``accelbench calibrate`` makes
+that history at once (a few runs of the same cases, one after the other);
+later runs keep it current, so a machine that became noisier widens the
+intervals of the runs that follow. A run whose cases are all shifted against
+the history by more than the drift allows was measured in a slow (or fast)
+episode: :func:`episode_shift` says by how much, and the run says so.
+
+The history lives in ``$ACCELBENCH_HOME`` (default
 ``$XDG_STATE_HOME/accelbench``, else ``~/.local/state/accelbench``), one
-JSON file per device, with the host it was measured on: a profile of
-another host is not used.
+JSON-lines file per device; lines of other hosts are not used.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,34 +40,47 @@ import numpy as np
 
 from accelbench import _core
 from accelbench.analysis.compare import case_rounds
-from accelbench.errors import UsageError
 from accelbench.kinds import Status
-from accelbench.results import atomic, load, load_samples, read_meta
+from accelbench.results import load, load_samples, read_meta
 from accelbench.results.pooled import median_variances
 
-__all__ = ["HOME_ENV", "DriftEstimate", "estimate_drift", "load_profile", "profile_path",
-           "save_profile"]
+__all__ = ["EPISODE_FACTOR", "HISTORY_RUNS", "HOME_ENV", "MIN_HISTORY_RUNS", "DriftEstimate",
+           "RunRecord", "episode_shift", "estimate_drift", "history_path", "machine_drift",
+           "read_history", "record_run", "run_record"]
 
 #: Environment variable naming the directory of accelbench's per-machine state.
 HOME_ENV = "ACCELBENCH_HOME"
+#: The drift is estimated from this many of the machine's latest runs in rounds.
+HISTORY_RUNS = 20
+#: Runs sharing a case needed before the drift is estimated from them.
+MIN_HISTORY_RUNS = 3
+#: A run is an episode when its cases' mean shift against the history exceeds this many
+#: times the drift (and 2%).
+EPISODE_FACTOR = 3.0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run in the history: per case key, its log median and its rounds' variance."""
+
+    run_id: str
+    host: str
+    cases: dict[str, tuple[float, float]]
+
+    def line(self) -> str:
+        return json.dumps({"run_id": self.run_id, "host": self.host,
+                           "cases": {k: list(v) for k, v in self.cases.items()}},
+                          sort_keys=True)
 
 
 @dataclass(frozen=True)
 class DriftEstimate:
-    """The drift of one device on one host, and how it was measured."""
+    """The drift of a device on this host, and what it was estimated from."""
 
-    device: str  #: the device's slug
-    host: str
     drift_sd: float  #: log-scale standard deviation between runs beyond the rounds'
-    within_sd: float  #: median over cases of the run median's sd from its own rounds
-    runs: int
-    cases: int
-    rounds: int
-    measured: str  #: ISO time
-    accelbench_version: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    within_sd: float  #: median over cases of a run median's sd from its own rounds
+    runs: int  #: runs of the history used
+    cases: int  #: cases in at least MIN_HISTORY_RUNS of them
 
 
 def _home() -> Path:
@@ -72,75 +90,96 @@ def _home() -> Path:
     return Path(state) / "accelbench"
 
 
-def profile_path(device_slug: str) -> Path:
-    """Where the drift profile of ``device_slug`` is stored."""
-    return _home() / f"drift-{device_slug}.json"
+def history_path(device_slug: str) -> Path:
+    """The history file of ``device_slug``."""
+    return _home() / f"history-{device_slug}.jsonl"
 
 
-def estimate_drift(runs: Sequence[str | os.PathLike[str]]) -> DriftEstimate:
-    """The drift from ``runs``: several runs of the same cases on one device, in rounds.
-
-    Cases ``ok`` in every run are used; each run's round medians give the
-    within-run variance of each case's median (pooled over the run's cases,
-    as the run itself does), and the variance of the case's run medians
-    beyond their mean within-run variance is the drift's (median over cases).
-    """
-    if len(runs) < 2:
-        raise UsageError("the drift needs at least two runs of the same cases")
-    metas = [read_meta(Path(r)) for r in runs]
-    slugs = {str((m.get("environment") or {}).get("device", {}).get("slug") or "-")
-             for m in metas}
-    if len(slugs) != 1:
-        raise UsageError(f"runs of different devices: {', '.join(sorted(slugs))}")
-    per_run: list[dict[tuple[str, str, str], list[float]]] = []
-    medians: list[dict[tuple[str, str, str], float]] = []
-    for run in runs:
-        frame = load(run)
-        ok = frame[frame["status"] == Status.OK]
-        keys = {(str(k), str(c), str(d)): float(m) for k, c, d, m in
-                ok[["kernel", "case", "dtype", "median_s"]].itertuples(index=False)}
-        rounds = {k: [float(np.median(x)) for x in v]
-                  for k, v in case_rounds(load_samples(run)).items() if k in keys}
-        per_run.append(rounds)
-        medians.append(keys)
-    common = sorted(set.intersection(*[{k for k, v in r.items() if len(v) >= 2}
-                                       for r in per_run]))
-    if not common:
-        raise UsageError("no case was measured ok, in two rounds or more, in every run")
-    within: dict[tuple[str, str, str], list[float]] = {k: [] for k in common}
-    for rounds in per_run:
-        for key, var in median_variances(rounds, 0.0, 0.95).items():
-            if key in within:
-                within[key].append(var)
-    mean_within = [float(np.mean(within[k])) for k in common]
-    drift = _core.excess_between_runs([[m[k] for m in medians] for k in common], mean_within)
-    env = metas[0].get("environment") or {}
-    return DriftEstimate(
-        device=slugs.pop(), host=socket.gethostname(), drift_sd=drift,
-        within_sd=float(np.sqrt(np.median(mean_within))), runs=len(runs), cases=len(common),
-        rounds=int((metas[0].get("settings") or {}).get("rounds") or 1),
-        measured=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        accelbench_version=str((env.get("software") or {}).get("accelbench") or ""))
+def run_record(run: str | os.PathLike[str]) -> RunRecord | None:
+    """A run's line of the history: its ``ok`` cases measured in two rounds or more (None
+    when it has none)."""
+    frame = load(run)
+    ok = frame[frame["status"] == Status.OK]
+    medians = {f"{k}|{c}|{d}": float(m) for k, c, d, m in
+               ok[["kernel", "case", "dtype", "median_s"]].itertuples(index=False)}
+    rounds = {f"{k[0]}|{k[1]}|{k[2]}": [float(np.median(x)) for x in v if len(x)]
+              for k, v in case_rounds(load_samples(run)).items()}
+    within = median_variances({k: v for k, v in rounds.items() if k in medians}, 0.0, 0.95)
+    cases = {k: (math.log(medians[k]), v) for k, v in within.items() if medians[k] > 0}
+    if not cases:
+        return None
+    return RunRecord(str(read_meta(Path(run)).get("run_id") or Path(run).name),
+                     socket.gethostname(), cases)
 
 
-def save_profile(estimate: DriftEstimate) -> Path:
-    """Store ``estimate`` as its device's profile; returns the file."""
-    path = profile_path(estimate.device)
+def record_run(device_slug: str, record: RunRecord) -> None:
+    """Append ``record`` to the device's history (one line, flushed)."""
+    path = history_path(device_slug)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(path, json.dumps(estimate.as_dict(), indent=2, sort_keys=True) + "\n")
-    return path
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(record.line() + "\n")
 
 
-def load_profile(device_slug: str) -> DriftEstimate | None:
-    """The stored drift of ``device_slug`` measured on this host, or None (none stored,
-    another host's, or a file this version cannot read)."""
-    path = profile_path(device_slug)
+def read_history(device_slug: str) -> list[RunRecord]:
+    """This host's latest :data:`HISTORY_RUNS` runs of the device, oldest first (lines that
+    cannot be read are skipped)."""
+    path = history_path(device_slug)
+    host = socket.gethostname()
+    out: list[RunRecord] = []
     try:
-        data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        estimate = DriftEstimate(**{k: data[k] for k in DriftEstimate.__dataclass_fields__
-                                    if k in data})
-    except (OSError, ValueError, TypeError):
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            data: dict[str, Any] = json.loads(line)
+            cases = {str(k): (float(v[0]), float(v[1])) for k, v in data["cases"].items()}
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+        if data.get("host") == host and all(math.isfinite(a) and b >= 0
+                                            for a, b in cases.values()):
+            out.append(RunRecord(str(data.get("run_id")), host, cases))
+    return out[-HISTORY_RUNS:]
+
+
+def estimate_drift(records: Sequence[RunRecord]) -> DriftEstimate | None:
+    """The drift from runs of the history (None: fewer than :data:`MIN_HISTORY_RUNS` runs
+    share a case). Cases in at least that many runs are used; each case's excess is the
+    variance of its log medians beyond the mean variance its runs' rounds give it."""
+    by_case: dict[str, list[tuple[float, float]]] = {}
+    for record in records:
+        for key, value in record.cases.items():
+            by_case.setdefault(key, []).append(value)
+    used = {k: v for k, v in by_case.items() if len(v) >= MIN_HISTORY_RUNS}
+    if not used:
         return None
-    if estimate.host != socket.gethostname() or not (0.0 <= estimate.drift_sd < 1.0):
+    runs = sum(any(k in used for k in r.cases) for r in records)
+    medians = [[math.exp(m) for m, _ in v] for v in used.values()]
+    within = [float(np.mean([w for _, w in v])) for v in used.values()]
+    drift = _core.excess_between_runs(medians, within)
+    return DriftEstimate(drift_sd=drift, within_sd=math.sqrt(float(np.median(within))),
+                         runs=runs, cases=len(used))
+
+
+def machine_drift(device_slug: str) -> DriftEstimate | None:
+    """The device's drift on this host from its history, or None (too few runs)."""
+    return estimate_drift(read_history(device_slug))
+
+
+def episode_shift(record: RunRecord, history: Sequence[RunRecord],
+                  drift: DriftEstimate | None) -> float | None:
+    """How far ``record``'s cases sit, together, from the same cases in ``history`` (the
+    mean log shift, as a relative factor minus 1) when that exceeds what the drift allows
+    (:data:`EPISODE_FACTOR` times it, and 2%); None otherwise or without enough history."""
+    if drift is None:
         return None
-    return estimate
+    shifts = []
+    for key, (log_median, _) in record.cases.items():
+        past = [r.cases[key][0] for r in history if key in r.cases]
+        if len(past) >= MIN_HISTORY_RUNS:
+            shifts.append(log_median - float(np.mean(past)))
+    if not shifts:
+        return None
+    shift = float(np.mean(shifts))
+    limit = max(EPISODE_FACTOR * drift.drift_sd, math.log1p(0.02))
+    return math.expm1(shift) if abs(shift) > limit else None

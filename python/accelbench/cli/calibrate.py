@@ -1,10 +1,11 @@
-"""``accelbench calibrate``: measure the machine's drift between runs and store it.
+"""``accelbench calibrate``: measure the machine's drift between runs now.
 
 Runs ``--runs`` ordinary runs of a probe selection (the quick suite's matmul
 cases by default), each a fresh ``accelbench run`` process one after the
-other, estimates the drift from them (:func:`accelbench.analysis.drift.estimate_drift`)
-and stores it for the device and host; later runs include it in their
-intervals. ``--show`` prints what is stored.
+other. Like every run in rounds, each adds itself to the device's history
+(:mod:`accelbench.analysis.drift`), from which later runs take the drift;
+calibrating gives a fresh machine that history at once. ``--show`` prints
+the drift the history gives now.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelbench.analysis.drift import estimate_drift, load_profile, profile_path, save_profile
+from accelbench.analysis.drift import (
+    MIN_HISTORY_RUNS,
+    DriftEstimate,
+    history_path,
+    machine_drift,
+)
 from accelbench.devices import resolve_device
 from accelbench.devices.backends import import_backends
 from accelbench.errors import AccelbenchError, UsageError
@@ -50,34 +56,37 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     err = console(stderr=True)
     if args.show:
-        stored = load_profile(device.slug)
+        stored = machine_drift(device.slug)
         if stored is None:
-            err.print(f"no drift stored for {device.slug} on this host "
-                      f"({profile_path(device.slug)})", markup=False)
+            err.print(f"no drift known for {device.slug} on this host: fewer than 3 runs in "
+                      f"rounds in {history_path(device.slug)}", markup=False)
             return 1
-        err.print(f"{device.slug}: drift between runs {_pct(stored.drift_sd)} (sd), measured "
-                  f"{stored.measured} from {stored.runs} runs x {stored.cases} cases",
-                  markup=False)
+        err.print(f"{device.slug}: {_describe(stored)}", markup=False)
         return 0
-    if args.runs < 2 or args.rounds < 2:
-        raise UsageError("--runs and --rounds must be at least 2: the drift is what runs show "
-                         "beyond their rounds")
+    if args.runs < MIN_HISTORY_RUNS or args.rounds < 2:
+        raise UsageError(f"--runs must be at least {MIN_HISTORY_RUNS} and --rounds at least 2:"
+                         " the drift is what runs show beyond their rounds")
     err.print(f"accelbench calibrate: {args.runs} runs of suite {args.suite!r} "
               f"({','.join(args.kernels)}) on {device.name}, one after the other; keep the "
               "machine as it will be when you measure", markup=False)
     with tempfile.TemporaryDirectory(prefix="accelbench-calibrate-") as tmp:
         out = args.out or Path(tmp)
-        runs: list[Path] = []
         for i in range(args.runs):
             started = time.perf_counter()
-            runs.append(_probe_run(args, out))
+            run = _probe_run(args, out)
             err.print(f"  run {i + 1}/{args.runs}: {time.perf_counter() - started:.1f} s  "
-                      f"{runs[-1].name}", markup=False)
-        estimate = estimate_drift(runs)
-    path = save_profile(estimate)
-    err.print(f"drift between runs: {_pct(estimate.drift_sd)} (sd, log scale) beyond the "
-              f"{_pct(estimate.within_sd)} a run's own rounds show (median over "
-              f"{estimate.cases} cases)", markup=False)
-    err.print(f"stored in {path}; runs of {device.slug} on this host now include it in "
-              "their intervals (--drift overrides it)", markup=False)
+                      f"{run.name}", markup=False)
+    estimate = machine_drift(device.slug)
+    if estimate is None:
+        raise AccelbenchError("the probe runs measured no case ok in two rounds or more")
+    err.print(f"{device.slug}: {_describe(estimate)}", markup=False)
+    err.print(f"history: {history_path(device.slug)}; later runs of {device.slug} on this "
+              "host include the drift in their intervals, and keep it current (--drift "
+              "overrides it)", markup=False)
     return 0
+
+
+def _describe(estimate: DriftEstimate) -> str:
+    return (f"drift between runs {_pct(estimate.drift_sd)} (sd, log scale) beyond the "
+            f"{_pct(estimate.within_sd)} a run's own rounds show (median over "
+            f"{estimate.cases} cases, {estimate.runs} recent runs)")

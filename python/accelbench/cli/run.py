@@ -17,7 +17,14 @@ from rich.console import Console
 
 from accelbench import _core
 from accelbench.analysis.compiled import compile_pairs
-from accelbench.analysis.drift import load_profile
+from accelbench.analysis.drift import (
+    episode_shift,
+    estimate_drift,
+    machine_drift,
+    read_history,
+    record_run,
+    run_record,
+)
 from accelbench.analysis.peaks import Peak, peak_for
 from accelbench.analysis.roofline import annotate, peak_sources
 from accelbench.analysis.support import support_matrix
@@ -200,7 +207,7 @@ def _new(args: argparse.Namespace) -> _Plan:
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     settings = _settings(suite.settings, args)
     if args.drift is None and settings.rounds > 1:
-        stored = load_profile(device.slug)
+        stored = machine_drift(device.slug)
         settings = replace(settings, drift_sd=stored.drift_sd if stored else 0.0)
     if getattr(args, "world_size", None):
         if joined_world() is None:
@@ -232,13 +239,29 @@ def _new(args: argparse.Namespace) -> _Plan:
     return _Plan(run, meta, device, suite, cases, settings)
 
 
+def _remember(plan: _Plan) -> float | None:
+    """Add a finished run in rounds to its device's history (the drift of later runs);
+    returns its shift when it is an episode (also in ``meta.json``)."""
+    if plan.settings.rounds < 2 or plan.settings.sustain > 0:
+        return None
+    record = run_record(plan.run.path)
+    if record is None:
+        return None
+    history = read_history(plan.device.slug)
+    shift = episode_shift(record, history, estimate_drift(history))
+    record_run(plan.device.slug, record)
+    if shift is not None:
+        plan.meta["episode_shift"] = shift
+    return shift
+
+
 def _drift_line(drift_sd: float) -> str:
     if drift_sd > 0:
         return (f"intervals include this machine's drift between runs, "
-                f"{math.expm1(drift_sd) * 100:.1f}% (accelbench calibrate; --drift overrides)")
-    return ("this machine's drift between runs is unmeasured: intervals cover the variation "
-            "a run's rounds show, not slower states that last longer than a run "
-            "(accelbench calibrate measures it, once)")
+                f"{math.expm1(drift_sd) * 100:.1f}%, from its recent runs (--drift overrides)")
+    return ("this machine's drift between runs is not known yet (fewer than 3 runs in rounds "
+            "here): intervals cover the variation a run's rounds show, not slow states that "
+            "last longer than a run; accelbench calibrate measures it now")
 
 
 def _host_peaks(name: str, kind: str) -> Peak | None:
@@ -290,8 +313,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = plan.run.finalize(lambda f: annotate(f, _host_peaks))
     plan.meta.update(state="interrupted" if interrupted else "complete",
                      finished=datetime.now(timezone.utc).isoformat())
+    episode = None if interrupted or world is not None else _remember(plan)
     plan.run.write_meta(plan.meta)
     _finish(frame, plan, args.quiet, time.perf_counter() - started, err)
+    if episode is not None and not args.quiet:
+        err.print(f"this run's cases sit {100 * episode:+.1f}% from this machine's recent "
+                  "runs of them, beyond its drift: measured in a slow or fast episode; "
+                  "rerun before comparing it", markup=False)
     if interrupted:
         err.print(f"interrupted: resume with  accelbench run --resume {plan.run.path}")
         return 130
@@ -312,7 +340,7 @@ def _finish(frame: pd.DataFrame, plan: _Plan, quiet: bool, seconds: float,
         sys.stdout.flush()
         return
     _report(frame, plan, err)
-    for line in advice(frame, plan.settings.target_rel_ci):
+    for line in advice(frame, plan.settings.target_rel_ci, plan.settings.drift_sd):
         err.print(line, markup=False)
     err.print(f"{len(frame)} cases in {seconds:.1f} s; run directory: {plan.run.path}",
               markup=False)

@@ -33,14 +33,18 @@ import math
 import random
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from statistics import NormalDist
 from typing import TypeVar
 
 from accelbench import _core
 from accelbench.kinds import CIMethod, Status, StopReason
 from accelbench.measure.core import Outcome, Row, Samples, Settings, throughput
 from accelbench.measure.measurement import statistics_columns
-from accelbench.results.pooled import median_variances, round_medians
+from accelbench.results.pooled import (
+    RERUN_FACTOR,
+    median_variances,
+    rerun_half_width,
+    round_medians,
+)
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "RoundPlan", "combine_rounds",
            "rerun_interval", "settle_rounds"]
@@ -88,12 +92,6 @@ class RoundPlan:
         return out
 
 
-#: A rerun's median differs from this run's by the errors of two estimates, not one: the
-#: difference has twice the variance, so an interval that covers the true median with 95%
-#: covers a rerun's median with only about 83%. Widening the interval by sqrt(2) (on the log
-#: scale, around the median) makes it a 95% interval for the median of a rerun of the same
-#: design: what "will the next run agree?" needs.
-RERUN_FACTOR = math.sqrt(2.0)
 
 
 def rerun_interval(median: float, low: float, high: float) -> Row:
@@ -178,14 +176,13 @@ def settle_rounds(cases: Mapping[K, Outcome], settings: Settings) -> dict[K, Out
     medians = {k: round_medians(o.samples) for k, o in cases.items()
                if o.status == Status.OK and int(o.row.get("rounds") or 1) > 1}
     variances = median_variances(medians, settings.drift_sd, settings.confidence)
-    z = NormalDist().inv_cdf(0.5 + settings.confidence / 2)
     method = CIMethod.ROUNDS_DRIFT if settings.drift_sd > 0 else CIMethod.ROUNDS_POOLED
     out: dict[K, Outcome] = {}
     for key, var in variances.items():
         outcome = cases[key]
         row: Row = dict(outcome.row)
         median = float(row["median_s"])
-        half = z * RERUN_FACTOR * math.sqrt(var)
+        half = rerun_half_width(var, settings.confidence)
         row.update(ci_low_s=median * math.exp(-half), ci_high_s=median * math.exp(half),
                    rel_ci=math.expm1(half), ci_method=method)
         converged = bool(row["rel_ci"] <= settings.target_rel_ci)

@@ -7,6 +7,7 @@ printed at its natural width (rich would otherwise cut it to 80 columns).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import IO, Any
@@ -18,6 +19,7 @@ from rich.table import Table
 from accelbench.analysis.consistency import Consistency
 from accelbench.analysis.roofline import is_set
 from accelbench.kinds import Agreement, CIMethod, Status, StopReason
+from accelbench.results.pooled import rerun_half_width
 from accelbench.results.schema import as_float
 
 __all__ = [
@@ -138,8 +140,9 @@ def _conv_text(row: dict[Any, Any], conv: Any) -> str:
         "[yellow]no[/]"
 
 
-def advice(frame: pd.DataFrame, target_rel_ci: float) -> list[str]:
-    """What the figures of a run mean when cases did not converge, and what to do (1-3 lines)."""
+def advice(frame: pd.DataFrame, target_rel_ci: float, drift_sd: float = 0.0) -> list[str]:
+    """What the figures of a run mean when cases did not converge, and what to do (1-3 lines).
+    ``drift_sd``: the machine's drift between runs the run's intervals include (log scale)."""
     if frame.empty or "converged" not in frame:
         return []
     ok = frame[frame["status"] == Status.OK]
@@ -149,10 +152,17 @@ def advice(frame: pd.DataFrame, target_rel_ci: float) -> list[str]:
     unstable = int((loose["stop_reason"] == StopReason.UNSTABLE).sum())
     lines = [f"{len(loose)} of {len(ok)} measured cases did not reach the ±{100 * target_rel_ci:g}%"
              " target (conv no/unstable): their medians stand, but only within the ±CI shown."]
-    lines.append("For tighter figures: a longer --max-case-time, more --rounds"
-                 + (f" ({unstable} unstable: their rounds disagree)" if unstable else "")
-                 + ", and a quieter machine (no other load; fixed clocks where the device has"
-                 " them).")
+    floor = math.expm1(rerun_half_width(drift_sd**2, 0.95))
+    if floor > target_rel_ci:
+        lines.append(f"This machine's drift between runs alone moves a rerun by up to "
+                     f"±{100 * floor:.1f}%, more than the target: no budget or rounds reach "
+                     "it. Quiet the machine (no other load; fixed clocks where the device has "
+                     "them), then accelbench calibrate again.")
+    else:
+        lines.append("For tighter figures: a longer --max-case-time, more --rounds"
+                     + (f" ({unstable} unstable: their rounds disagree)" if unstable else "")
+                     + ", and a quieter machine (no other load; fixed clocks where the "
+                     "device has them).")
     if (ok.get("ci_method") == CIMethod.MIN_MAX).any():
         lines.append("(min-max): fewer than 6 samples, the CI is their range "
                      "(about 75% coverage at 3 samples); give --min-samples 6 or more.")
