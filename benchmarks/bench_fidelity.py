@@ -2,7 +2,11 @@
 
 Run: ``python benchmarks/bench_fidelity.py [--runs 6] [--kernels matmul] [--suite quick]``.
 
-Method. ``--runs`` K independent runs of the suite (``accelbench run``, the
+Method. First ``accelbench calibrate`` (``--calibrate-runs``, 5), as a user
+runs it once on a new machine, with a history of its own (``ACCELBENCH_HOME``
+in this trial's folder); the default runs then take their drift from that
+history, which each of them extends. Then ``--runs`` K independent runs of
+the suite (``accelbench run``, the
 real command in a fresh process each time) for each of two designs, side by
 side in one invocation and interleaved in time (so a slow change of the
 machine reaches both alike): ``--rounds 1`` (every case sampled once, in one
@@ -24,6 +28,8 @@ Printed per design:
   how many of those commands exit 1 with ``--fail-on-regression 25``;
 * **25% slowdown detected** (default design): one slow run against each
   default run, the share of cases with the verdict "slower";
+* **no drift**: coverage and width of the default runs' intervals with the drift left
+  out (what rounds pooled over the run give alone);
 * **median over cases of accelbench's median / blocked_autorange's median**;
 * **wall time per run**, and the parent process's CPU time while its worker
   measured, as a share of that time (nothing of ours should compete).
