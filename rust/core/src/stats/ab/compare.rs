@@ -203,28 +203,7 @@ pub fn compare_groups<A: AsRef<[f64]>, B: AsRef<[f64]>>(
         config.confidence,
         config.seed,
     )?;
-    let test = mann_whitney_u(gb.pooled_sorted(), ga.pooled_sorted())?;
-    let (median_a, median_b) = (ga.median(), gb.median());
-    Ok(Comparison {
-        median_a,
-        median_b,
-        ratio: median_b / median_a,
-        ci_low,
-        ci_high,
-        p_value: test.p_value,
-        effect: test.effect,
-        verdict: Verdict::decide(
-            ci_low,
-            ci_high,
-            test.p_value,
-            config.threshold,
-            config.alpha,
-        ),
-        n_runs_a: ga.n_runs(),
-        n_runs_b: gb.n_runs(),
-        spread_a: ga.spread(),
-        spread_b: gb.spread(),
-    })
+    assemble(&ga, &gb, (ci_low, ci_high), config)
 }
 
 /// Compares `b` against `a` (each one run's samples, pooled over its
@@ -253,7 +232,6 @@ pub fn compare_log_var(
     }
     let ga = RunGroup::new(&[a])?;
     let gb = RunGroup::new(&[b])?;
-    let test = mann_whitney_u(gb.pooled_sorted(), ga.pooled_sorted())?;
     let (median_a, median_b) = (ga.median(), gb.median());
     if median_a.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::InvalidArgument(format!(
@@ -262,11 +240,28 @@ pub fn compare_log_var(
     }
     let ratio = median_b / median_a;
     let half = normal_central_quantile(config.confidence)? * (var_a + var_b).sqrt();
-    let (ci_low, ci_high) = (ratio * (-half).exp(), ratio * half.exp());
+    assemble(
+        &ga,
+        &gb,
+        (ratio * (-half).exp(), ratio * half.exp()),
+        config,
+    )
+}
+
+/// The [`Comparison`] of two groups given the interval of their ratio: the
+/// rank test of the pooled samples, the medians and the verdict.
+fn assemble(
+    ga: &RunGroup,
+    gb: &RunGroup,
+    (ci_low, ci_high): (f64, f64),
+    config: &CompareConfig,
+) -> Result<Comparison> {
+    let test = mann_whitney_u(gb.pooled_sorted(), ga.pooled_sorted())?;
+    let (median_a, median_b) = (ga.median(), gb.median());
     Ok(Comparison {
         median_a,
         median_b,
-        ratio,
+        ratio: median_b / median_a,
         ci_low,
         ci_high,
         p_value: test.p_value,
@@ -278,9 +273,9 @@ pub fn compare_log_var(
             config.threshold,
             config.alpha,
         ),
-        n_runs_a: 1,
-        n_runs_b: 1,
-        spread_a: None,
-        spread_b: None,
+        n_runs_a: ga.n_runs(),
+        n_runs_b: gb.n_runs(),
+        spread_a: ga.spread(),
+        spread_b: gb.spread(),
     })
 }
