@@ -88,12 +88,12 @@ def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
     assert [len(r.cases) for r in records] == [4, 4, 4]
     estimate = machine_drift(slug)
     assert estimate is not None and estimate.runs == 3 and estimate.cases == 4
-    # A history whose runs spread by ~8% and sit 50% slower than this machine is now: the
+    # A history whose runs spread by ~8% and sit 3x slower than this machine is now: the
     # next run takes that drift, and says it was measured in an episode.
     base = run_record(probes[0])
     assert base is not None
     history.write_text("".join(
-        RunRecord(f"old{i}", base.host, {k: (m + math.log(1.5) + 0.05 * (i - 2), 0.0)
+        RunRecord(f"old{i}", base.host, {k: (m + math.log(3.0) + 0.05 * (i - 2), 0.0)
                                           for k, (m, _) in base.cases.items()}).line() + "\n"
         for i in range(5)))
     drift = machine_drift(slug)
