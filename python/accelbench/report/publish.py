@@ -106,6 +106,30 @@ def _facts(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
+def _interval_text(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
+    """What the run's 95% intervals are, from the methods its rows used."""
+    # runs written before rounds have no ci_method: one round, the exact interval
+    methods = (set(frame["ci_method"].dropna().astype(str)) if "ci_method" in frame
+               else {str(CIMethod.ORDER_STATISTICS)})
+    drift = float((meta.get("settings") or {}).get("drift_sd") or 0.0)
+    parts = []
+    if methods & {CIMethod.ROUNDS_POOLED, CIMethod.ROUNDS_DRIFT}:
+        parts.append(
+            "The 95% interval of a case measured in rounds is a rerun interval (it aims to hold"
+            " the median of a rerun): from the variance of its round medians, each round in a"
+            " fresh process, pooled over the run's cases"
+            + (f", plus this machine's drift between runs ({100 * math.expm1(drift):.1f}%,"
+               " from its recent runs)" if CIMethod.ROUNDS_DRIFT in methods else "")
+            + ", widened by sqrt(2).")
+    if CIMethod.ROUNDS_BOOTSTRAP in methods:
+        parts.append("Rows marked rounds-bootstrap have the two-level bootstrap CI over their"
+                     " own rounds, widened by sqrt(2).")
+    if methods & {CIMethod.ORDER_STATISTICS, CIMethod.MIN_MAX}:
+        parts.append("A one-round case has the exact CI of its samples' median (order"
+                     " statistics), marked (min-max) when it had fewer than 6.")
+    return " ".join(parts)
+
+
 def _family_section(kernel: str, rows: pd.DataFrame) -> list[str]:
     ok = rows[rows["status"] == Status.OK]
     lines = [f"## {kernel}", ""]
@@ -164,12 +188,8 @@ def render_readme(meta: Mapping[str, Any], frame: pd.DataFrame, plots: Iterable[
     lines = [
         f"# {device.get('name', 'unknown device')} ({device.get('backend', '-')})", "",
         f"Run `{meta.get('run_id', '-')}` of suite `{suite}`, recorded {meta.get('created', '-')}:"
-        f" {ok} of {len(frame)} cases measured. Times are per kernel launch. The 95% interval"
-        " of a case measured in rounds is a rerun interval: the two-level bootstrap CI of the"
-        " median over the run's rounds (each in a fresh process), widened by sqrt(2) so that"
-        " it holds the median of a rerun; a one-round case has the exact CI of its samples'"
-        " median (order statistics), marked (min-max) when it had fewer than 6."
-        " Data: `results.parquet`,"
+        f" {ok} of {len(frame)} cases measured. Times are per kernel launch. "
+        + _interval_text(frame, meta) + " Data: `results.parquet`,"
         " `results.csv`, `samples.parquet` (raw samples), `meta.json`.", "",
         "## Device and software", "",
     ]
