@@ -145,7 +145,7 @@ def read_history(device_slug: str) -> list[RunRecord]:
 def estimate_drift(records: Sequence[RunRecord]) -> DriftEstimate | None:
     """The drift from runs of the history (None: fewer than :data:`MIN_HISTORY_RUNS` runs
     share a case). Cases in at least that many runs are used; each case's excess is the
-    variance of its log medians beyond the mean variance its runs' rounds give it."""
+    variance of its log medians beyond the median variance its runs' rounds give it."""
     by_case: dict[str, list[tuple[float, float]]] = {}
     for record in records:
         for key, value in record.cases.items():
@@ -155,7 +155,9 @@ def estimate_drift(records: Sequence[RunRecord]) -> DriftEstimate | None:
         return None
     runs = sum(any(k in used for k in r.cases) for r in records)
     medians = [[math.exp(m) for m, _ in v] for v in used.values()]
-    within = [float(np.mean([w for _, w in v])) for v in used.values()]
+    # the typical run's own variance (median over runs): a run in a noisy stretch has rounds
+    # that disagree wildly, and a mean would let it cancel the drift it is evidence of
+    within = [float(np.median([w for _, w in v])) for v in used.values()]
     drift = _core.excess_between_runs(medians, within)
     return DriftEstimate(drift_sd=drift, within_sd=math.sqrt(float(np.median(within))),
                          runs=runs, cases=len(used))
@@ -169,15 +171,16 @@ def machine_drift(device_slug: str) -> DriftEstimate | None:
 def episode_shift(record: RunRecord, history: Sequence[RunRecord],
                   drift: DriftEstimate | None) -> float | None:
     """How far ``record``'s cases sit, together, from the same cases in ``history`` (the
-    mean log shift, as a relative factor minus 1) when that exceeds what the drift allows
-    (:data:`EPISODE_FACTOR` times it, and 2%); None otherwise or without enough history."""
+    mean over cases of the log shift from the history's median, as a factor minus 1) when
+    that exceeds what the drift allows (:data:`EPISODE_FACTOR` times it, and 2%); None
+    otherwise or without enough history."""
     if drift is None:
         return None
     shifts = []
     for key, (log_median, _) in record.cases.items():
         past = [r.cases[key][0] for r in history if key in r.cases]
         if len(past) >= MIN_HISTORY_RUNS:
-            shifts.append(log_median - float(np.mean(past)))
+            shifts.append(log_median - float(np.median(past)))  # robust to one odd run
     if not shifts:
         return None
     shift = float(np.mean(shifts))

@@ -206,9 +206,11 @@ def _new(args: argparse.Namespace) -> _Plan:
     device = resolve_device(args.device)
     suite, cases = _select(args.suite, args.kernels, args.dtypes)
     settings = _settings(suite.settings, args)
+    drift_source = "--drift" if args.drift is not None else "none"
     if args.drift is None and settings.rounds > 1:
         stored = machine_drift(device.slug)
         settings = replace(settings, drift_sd=stored.drift_sd if stored else 0.0)
+        drift_source = f"history of {stored.runs} runs" if stored else "none"
     if getattr(args, "world_size", None):
         if joined_world() is None:
             check_world_size(device, args.world_size)
@@ -232,6 +234,7 @@ def _new(args: argparse.Namespace) -> _Plan:
             "cases_digest": cases_digest(cases),
         },
         "settings": settings.as_dict(),
+        "drift_source": drift_source,
         "torch_threads": torch.get_num_threads(),
         "environment": environment(device),
     }
@@ -255,10 +258,11 @@ def _remember(plan: _Plan) -> float | None:
     return shift
 
 
-def _drift_line(drift_sd: float) -> str:
-    if drift_sd > 0:
+def _drift_line(drift_sd: float, source: Any) -> str:
+    if drift_sd > 0 or source not in (None, "none"):
         return (f"intervals include this machine's drift between runs, "
-                f"{math.expm1(drift_sd) * 100:.1f}%, from its recent runs (--drift overrides)")
+                f"{math.expm1(drift_sd) * 100:.1f}% (from {source or 'the run settings'}; "
+                "--drift overrides)")
     return ("this machine's drift between runs is not known yet (fewer than 3 runs in rounds "
             "here): intervals cover the variation a run's rounds show, not slow states that "
             "last longer than a run; accelbench calibrate measures it now")
@@ -301,7 +305,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         err.print(f"accelbench: {len(plan.cases)} cases of suite {plan.suite.name!r} on "
                   f"{plan.device.name} ({plan.device.spec}) -> {plan.run.path}")
         if plan.settings.rounds > 1 and plan.settings.sustain <= 0:
-            err.print(_drift_line(plan.settings.drift_sd), markup=False)
+            err.print(_drift_line(plan.settings.drift_sd, plan.meta.get("drift_source")),
+                      markup=False)
     started = time.perf_counter()
     interrupted = False
     with stop_on_sigterm(), RunProgress(err, args.quiet) as progress:

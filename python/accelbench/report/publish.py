@@ -112,6 +112,7 @@ def _interval_text(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
     methods = (set(frame["ci_method"].dropna().astype(str)) if "ci_method" in frame
                else {str(CIMethod.ORDER_STATISTICS)})
     drift = float((meta.get("settings") or {}).get("drift_sd") or 0.0)
+    source = meta.get("drift_source") or ("run settings" if drift > 0 else None)
     parts = []
     if methods & {CIMethod.ROUNDS_POOLED, CIMethod.ROUNDS_DRIFT}:
         parts.append(
@@ -119,7 +120,7 @@ def _interval_text(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
             " the median of a rerun): from the variance of its round medians, each round in a"
             " fresh process, pooled over the run's cases"
             + (f", plus this machine's drift between runs ({100 * math.expm1(drift):.1f}%,"
-               " from its recent runs)" if CIMethod.ROUNDS_DRIFT in methods else "")
+               f" from its {source})" if source not in (None, "none") else "")
             + ", widened by sqrt(2).")
     if CIMethod.ROUNDS_BOOTSTRAP in methods:
         parts.append("Rows marked rounds-bootstrap have the two-level bootstrap CI over their"
