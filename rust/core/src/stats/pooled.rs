@@ -19,6 +19,7 @@
 //! machine's *drift*, the standard deviation (log scale) of the between-run
 //! variation the rounds do not explain, is measured separately by runs of the
 //! same cases ([`excess_between_runs`]) and added to every case's variance.
+use crate::stats::select::median_select;
 use crate::stats::student::{normal_central_quantile, student_central_quantile};
 use crate::{Error, Result};
 
@@ -46,16 +47,6 @@ fn check_positive(what: &str, i: usize, values: &[f64]) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 /// The variance, on the log scale, of each case's run median, given the
@@ -87,12 +78,12 @@ pub fn round_variances<R: AsRef<[f64]>>(
         check_positive("case", i, m)?;
         own.push((m.len() >= 2).then(|| (m.len(), log_variance(m))));
     }
-    let scaled: Vec<f64> = own
+    let mut scaled: Vec<f64> = own
         .iter()
         .flatten()
         .map(|(r, s2)| s2 / chi2_median_ratio(r - 1))
         .collect();
-    let pooled = (scaled.len() >= MIN_POOLED_CASES).then(|| median(scaled));
+    let pooled = (scaled.len() >= MIN_POOLED_CASES).then(|| median_select(&mut scaled));
     let drift2 = drift_sd * drift_sd;
     own.into_iter()
         .map(|o| {
@@ -138,7 +129,7 @@ pub fn excess_between_runs<R: AsRef<[f64]>>(run_medians: &[R], within: &[f64]) -
         check_positive("case", i, m)?;
         excess.push(log_variance(m) - w);
     }
-    Ok(median(excess).max(0.0).sqrt())
+    Ok(median_select(&mut excess).max(0.0).sqrt())
 }
 
 #[cfg(test)]
