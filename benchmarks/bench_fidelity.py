@@ -179,9 +179,8 @@ def variances(run: Path, drift: float | None = None) -> dict[Key, float]:
     run's own drift when None)."""
     if drift is None:
         drift = float(read_meta(run)["settings"].get("drift_sd") or 0.0)
-    medians = {k: [float(np.median(x)) for x in v] for k, v in
-               case_rounds(load_samples(run)).items()}
-    return {(k[1], k[2]): v for k, v in median_variances(medians, drift, 0.95).items()}
+    rounds = case_rounds(load_samples(run))
+    return {(k[1], k[2]): v for k, v in median_variances(rounds, drift, 0.95).items()}
 
 
 def coverage_without_drift(runs: list[Path]) -> tuple[float, float]:

@@ -154,8 +154,8 @@ def test_drift_from_history_is_the_excess_over_the_rounds() -> None:
     slow = RunRecord("s", "h", {k: (m + math.log(1.3), w) for k, (m, w) in
                                 records[1].cases.items()})
     # (against the history's median run, which is records[1])
-    assert episode_shift(slow, records, estimate) == pytest.approx(0.3)
-    assert episode_shift(records[1], records, estimate) is None
+    assert episode_shift(slow, records, estimate.drift_sd) == pytest.approx(0.3)
+    assert episode_shift(records[1], records, estimate.drift_sd) is None
 
 
 def test_advice_names_the_drift_when_it_alone_exceeds_the_target() -> None:

@@ -297,25 +297,10 @@ class _Side:
     metas: list[dict[str, Any]]
     rows: list[dict[tuple[str, str, str], dict[Hashable, Any]]]
     samples: list[dict[tuple[str, str, str], list[np.ndarray]]]
-    _variances: dict[tuple[str, str, str], float] | None = None
 
     def keys(self) -> list[tuple[str, str, str]]:
         """Cases in any run, in order of first appearance."""
         return list(dict.fromkeys(k for rows in self.rows for k in rows))
-
-    def variances(self, confidence: float) -> dict[tuple[str, str, str], float]:
-        """One run in rounds: each case's log-scale variance of its median, from its round
-        medians pooled over the run's cases plus the run's drift (as the run's own
-        interval); empty for several runs (the runs are the groups) or one round."""
-        if self._variances is None:
-            self._variances = {}
-            if len(self.samples) == 1:
-                medians = {k: [float(np.median(x)) for x in rounds if len(x)]
-                           for k, rounds in self.samples[0].items()
-                           if str(self.rows[0].get(k, {}).get("status")) == Status.OK}
-                drift = float((self.metas[0].get("settings") or {}).get("drift_sd") or 0.0)
-                self._variances = median_variances(medians, drift, confidence)
-        return self._variances
 
     def why_not(self, key: tuple[str, str, str]) -> str | None:
         """Why the case cannot be compared on this side (None: it can)."""
@@ -385,6 +370,18 @@ def _warnings(a: _Side, b: _Side, env_diff: list[tuple[str, str, str]]) -> list[
     return warnings
 
 
+def _run_variances(side: _Side, confidence: float) -> dict[tuple[str, str, str], float]:
+    """One run in rounds: each ok case's log-scale variance of its median, from its rounds
+    pooled over the run's cases plus the run's drift (as the run's own interval); empty for
+    several runs (the runs are the groups) or one round."""
+    if len(side.samples) != 1:
+        return {}
+    rounds = {k: r for k, r in side.samples[0].items()
+              if str(side.rows[0].get(k, {}).get("status")) == Status.OK}
+    drift = float((side.metas[0].get("settings") or {}).get("drift_sd") or 0.0)
+    return median_variances(rounds, drift, confidence)
+
+
 def _compare_case(ga: list[np.ndarray], gb: list[np.ndarray],
                   variances: tuple[float | None, float | None], *, threshold: float,
                   alpha: float, confidence: float, resamples: int,
@@ -421,6 +418,7 @@ def compare_groups(
     keys_a, keys_b = a.keys(), b.keys()
     in_a, in_b = set(keys_a), set(keys_b)
     cases: list[CaseDiff] = []
+    var_a, var_b = _run_variances(a, confidence), _run_variances(b, confidence)
     not_compared: list[tuple[str, str, str, str]] = []
     for key in keys_a + [k for k in keys_b if k not in in_a]:
         if key not in in_a or key not in in_b:
@@ -437,7 +435,7 @@ def compare_groups(
         if ra.get("params") != rb.get("params"):
             note = f"params differ: {ra.get('params')} vs {rb.get('params')}"
         ga, gb = _bootstrap_groups(xa), _bootstrap_groups(xb)
-        va, vb = a.variances(confidence).get(key), b.variances(confidence).get(key)
+        va, vb = var_a.get(key), var_b.get(key)
         c = _compare_case(ga, gb, (va, vb), threshold=threshold, alpha=alpha,
                           confidence=confidence, resamples=resamples, seed=seed)
         cases.append(CaseDiff(

@@ -100,12 +100,11 @@ def run_record(run: str | os.PathLike[str]) -> RunRecord | None:
     when it has none)."""
     frame = load(run)
     ok = frame[frame["status"] == Status.OK]
-    medians = {f"{k}|{c}|{d}": float(m) for k, c, d, m in
+    medians = {(str(k), str(c), str(d)): float(m) for k, c, d, m in
                ok[["kernel", "case", "dtype", "median_s"]].itertuples(index=False)}
-    rounds = {f"{k[0]}|{k[1]}|{k[2]}": [float(np.median(x)) for x in v if len(x)]
-              for k, v in case_rounds(load_samples(run)).items()}
-    within = median_variances({k: v for k, v in rounds.items() if k in medians}, 0.0, 0.95)
-    cases = {k: (math.log(medians[k]), v) for k, v in within.items() if medians[k] > 0}
+    rounds = {k: v for k, v in case_rounds(load_samples(run)).items() if k in medians}
+    cases = {"|".join(k): (math.log(medians[k]), v)
+             for k, v in median_variances(rounds, 0.0, 0.95).items() if medians[k] > 0}
     if not cases:
         return None
     return RunRecord(str(read_meta(Path(run)).get("run_id") or Path(run).name),
@@ -169,13 +168,11 @@ def machine_drift(device_slug: str) -> DriftEstimate | None:
 
 
 def episode_shift(record: RunRecord, history: Sequence[RunRecord],
-                  drift: DriftEstimate | None) -> float | None:
+                  drift_sd: float) -> float | None:
     """How far ``record``'s cases sit, together, from the same cases in ``history`` (the
     mean over cases of the log shift from the history's median, as a factor minus 1) when
-    that exceeds what the drift allows (:data:`EPISODE_FACTOR` times it, and 2%); None
-    otherwise or without enough history."""
-    if drift is None:
-        return None
+    that exceeds what the run's drift allows (:data:`EPISODE_FACTOR` times ``drift_sd``,
+    and 2%); None otherwise or without enough history."""
     shifts = []
     for key, (log_median, _) in record.cases.items():
         past = [r.cases[key][0] for r in history if key in r.cases]
@@ -184,5 +181,5 @@ def episode_shift(record: RunRecord, history: Sequence[RunRecord],
     if not shifts:
         return None
     shift = float(np.mean(shifts))
-    limit = max(EPISODE_FACTOR * drift.drift_sd, math.log1p(0.02))
+    limit = max(EPISODE_FACTOR * drift_sd, math.log1p(0.02))
     return math.expm1(shift) if abs(shift) > limit else None

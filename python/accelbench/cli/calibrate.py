@@ -40,7 +40,7 @@ def _probe_run(args: argparse.Namespace, out: Path) -> Path:
     """One probe run in a fresh process; returns its run directory."""
     cmd = [sys.executable, "-m", "accelbench", "run", "--device", args.device,
            "--suite", args.suite, "--kernels", ",".join(args.kernels), "--out", str(out),
-           "--rounds", str(args.rounds), "--drift", "0", "--quiet"]
+           "--rounds", str(args.rounds), "--quiet"]
     for package in args.imports:
         cmd += ["--import", package]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)

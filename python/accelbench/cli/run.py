@@ -19,7 +19,6 @@ from accelbench import _core
 from accelbench.analysis.compiled import compile_pairs
 from accelbench.analysis.drift import (
     episode_shift,
-    estimate_drift,
     machine_drift,
     read_history,
     record_run,
@@ -250,8 +249,7 @@ def _remember(plan: _Plan) -> float | None:
     record = run_record(plan.run.path)
     if record is None:
         return None
-    history = read_history(plan.device.slug)
-    shift = episode_shift(record, history, estimate_drift(history))
+    shift = episode_shift(record, read_history(plan.device.slug), plan.settings.drift_sd)
     record_run(plan.device.slug, record)
     if shift is not None:
         plan.meta["episode_shift"] = shift

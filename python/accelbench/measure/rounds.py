@@ -43,7 +43,7 @@ from accelbench.results.pooled import (
     RERUN_FACTOR,
     median_variances,
     rerun_half_width,
-    round_medians,
+    round_samples,
 )
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "RoundPlan", "combine_rounds",
@@ -90,8 +90,6 @@ class RoundPlan:
         if self.rounds > 1:
             random.Random(f"{self.run_id}/round {index}").shuffle(out)
         return out
-
-
 
 
 def rerun_interval(median: float, low: float, high: float) -> Row:
@@ -173,9 +171,9 @@ def settle_rounds(cases: Mapping[K, Outcome], settings: Settings) -> dict[K, Out
     out): the interval from the round medians' variance pooled over the cases plus the
     machine's drift (``settings.drift_sd``), as a rerun interval (:data:`RERUN_FACTOR`);
     ``converged`` and ``stop_reason`` follow it."""
-    medians = {k: round_medians(o.samples) for k, o in cases.items()
-               if o.status == Status.OK and int(o.row.get("rounds") or 1) > 1}
-    variances = median_variances(medians, settings.drift_sd, settings.confidence)
+    rounds = {k: round_samples(o.samples) for k, o in cases.items()
+              if o.status == Status.OK and int(o.row.get("rounds") or 1) > 1}
+    variances = median_variances(rounds, settings.drift_sd, settings.confidence)
     method = CIMethod.ROUNDS_DRIFT if settings.drift_sd > 0 else CIMethod.ROUNDS_POOLED
     out: dict[K, Outcome] = {}
     for key, var in variances.items():

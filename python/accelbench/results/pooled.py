@@ -17,7 +17,7 @@ import numpy as np
 
 from accelbench import _core
 
-__all__ = ["RERUN_FACTOR", "median_variances", "rerun_half_width", "round_medians"]
+__all__ = ["RERUN_FACTOR", "median_variances", "rerun_half_width", "round_samples"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -35,20 +35,21 @@ def rerun_half_width(log_var: float, confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2) * RERUN_FACTOR * math.sqrt(log_var)
 
 
-def round_medians(samples: Mapping[str, Any]) -> list[float]:
-    """The median of each round of a case's samples (``seconds`` with their ``round``)."""
+def round_samples(samples: Mapping[str, Any]) -> list[np.ndarray]:
+    """A case's samples split by round (``seconds`` with their ``round``), in round order."""
     seconds = np.asarray(samples.get("seconds") or [], dtype=np.float64)
     rounds = np.asarray(samples.get("round") or [0] * len(seconds))
     if len(seconds) == 0 or len(rounds) != len(seconds):
         return []
-    return [float(np.median(seconds[rounds == r])) for r in np.unique(rounds)]
+    return [seconds[rounds == r] for r in np.unique(rounds)]
 
 
-def median_variances(medians: Mapping[K, Sequence[float]], drift_sd: float,
+def median_variances(rounds: Mapping[K, Sequence[np.ndarray]], drift_sd: float,
                      confidence: float) -> dict[K, float]:
-    """Per case (with two rounds or more), the log-scale variance of its run median from
-    its round medians pooled over all the cases given, plus the drift's
-    (:func:`accelbench._core.round_variances`)."""
-    keys = [k for k, m in medians.items() if len(m) >= 1]
-    got = _core.round_variances([list(medians[k]) for k in keys], drift_sd, confidence)
+    """Per case with two rounds or more (its samples per round), the log-scale variance of
+    its run median from its round medians pooled over all the cases given, plus the
+    drift's (:func:`accelbench._core.round_variances`)."""
+    medians = {k: [float(np.median(x)) for x in r if len(x)] for k, r in rounds.items()}
+    keys = [k for k, m in medians.items() if m]
+    got = _core.round_variances([medians[k] for k in keys], drift_sd, confidence)
     return {k: v for k, v in zip(keys, got, strict=True) if v is not None}
