@@ -177,10 +177,12 @@ def false_alarms(runs: list[Path]) -> tuple[float, int, int, int]:
 def variances(run: Path, drift: float | None = None) -> dict[Key, float]:
     """Each case's log-scale variance of its median as the run reports it (``drift``: the
     run's own drift when None)."""
+    settings = read_meta(run)["settings"]
+    runs = 0 if drift is not None else int(settings.get("drift_runs") or 0)
     if drift is None:
-        drift = float(read_meta(run)["settings"].get("drift_sd") or 0.0)
+        drift = float(settings.get("drift_sd") or 0.0)
     rounds = case_rounds(load_samples(run))
-    return {(k[1], k[2]): v for k, v in median_variances(rounds, drift, 0.95).items()}
+    return {(k[1], k[2]): v for k, v in median_variances(rounds, drift, 0.95, runs).items()}
 
 
 def coverage_without_drift(runs: list[Path]) -> tuple[float, float]:

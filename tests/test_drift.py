@@ -71,6 +71,14 @@ def test_drift_widens_every_interval_and_is_named() -> None:
         assert wide[key].row["rel_ci"] > math.expm1(Z * math.sqrt(2) * drift)
         assert wide[key].row["converged"] is False
         assert wide[key].row["stop_reason"] == StopReason.UNSTABLE
+    # The same drift estimated from a history of 5 runs (4 degrees of freedom) rather than
+    # given: the interval, almost all drift here, widens by Student's t_4 / z (1.42).
+    few = settle_rounds(cases, Settings(rounds=3, target_rel_ci=0.05, drift_sd=drift,
+                                        drift_runs=5))
+    t4 = 2.7764451051977934
+    for key in cases:
+        ratio = math.log1p(few[key].row["rel_ci"]) / math.log1p(wide[key].row["rel_ci"])
+        assert ratio == pytest.approx(t4 / Z, rel=0.01)
 
 
 def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
@@ -106,6 +114,7 @@ def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
     (run,) = (tmp_path / "runs").iterdir()
     meta = read_meta(run)
     assert meta["settings"]["drift_sd"] == pytest.approx(drift.drift_sd)
+    assert meta["settings"]["drift_runs"] == drift.case_runs == 5
     assert meta["drift_source"] == "history of 5 runs"
     assert meta["episode_shift"] < -0.2
     assert len(read_history(slug)) == 6  # the run joined the history
@@ -148,6 +157,7 @@ def test_drift_from_history_is_the_excess_over_the_rounds() -> None:
                                         "c": (spread[i] + 2, var / 4)}) for i in range(3)]
     estimate = estimate_drift(records)
     assert estimate is not None and estimate.runs == 3 and estimate.cases == 3
+    assert estimate.case_runs == 3
     assert estimate.drift_sd == pytest.approx(math.sqrt(0.75 * var))
     assert estimate_drift(records[:2]) is None
     # a run 30% slower in every case than that history is an episode; one inside it is not

@@ -49,6 +49,7 @@ __all__ = [
     "summarize",
     "ulp_distance",
     "ulp_histogram_labels",
+    "within_run_variances",
 ]
 
 __version__: str
@@ -139,10 +140,16 @@ def analyze_rounds(
     seed: int = 0,
 ) -> RoundsAnalysis: ...
 def round_variances(
-    round_medians: Sequence[Samples], drift_sd: float = 0.0, confidence: float = 0.95,
+    round_medians: Sequence[Samples], drift_sd: float = 0.0, confidence: float = 0.95, *,
+    drift_df: float = ...,
 ) -> list[float | None]:
     """Log-scale variance of each case's run median from its round medians, pooled over
-    the cases (the larger of pooled and own), plus drift_sd**2; None for one round."""
+    the cases (the larger of pooled and own), plus drift_sd**2 (estimated with drift_df
+    degrees of freedom; default infinite: known), scaled by (t / z)**2 for the sum's
+    Welch-Satterthwaite degrees of freedom; None for one round."""
+def within_run_variances(round_medians: Sequence[Samples]) -> list[float | None]:
+    """Each case's within-run log-scale variance of its run median (pooled, no drift, no
+    scaling); None for one round."""
 def excess_between_runs(run_medians: Sequence[Samples], within: Sequence[float]) -> float:
     """The machine's drift: log-scale sd of run medians beyond the within-run variance."""
 

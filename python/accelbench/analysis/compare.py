@@ -378,8 +378,9 @@ def _run_variances(side: _Side, confidence: float) -> dict[tuple[str, str, str],
         return {}
     rounds = {k: r for k, r in side.samples[0].items()
               if str(side.rows[0].get(k, {}).get("status")) == Status.OK}
-    drift = float((side.metas[0].get("settings") or {}).get("drift_sd") or 0.0)
-    return median_variances(rounds, drift, confidence)
+    settings = side.metas[0].get("settings") or {}
+    return median_variances(rounds, float(settings.get("drift_sd") or 0.0), confidence,
+                            int(settings.get("drift_runs") or 0))
 
 
 def _compare_case(ga: list[np.ndarray], gb: list[np.ndarray],

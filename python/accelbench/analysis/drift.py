@@ -42,7 +42,7 @@ from accelbench import _core
 from accelbench.analysis.compare import case_rounds
 from accelbench.kinds import Status
 from accelbench.results import load, load_samples, read_meta
-from accelbench.results.pooled import median_variances
+from accelbench.results.pooled import within_variances
 
 __all__ = ["EPISODE_FACTOR", "HISTORY_RUNS", "HOME_ENV", "MIN_HISTORY_RUNS", "DriftEstimate",
            "RunRecord", "episode_shift", "estimate_drift", "history_path", "machine_drift",
@@ -81,6 +81,7 @@ class DriftEstimate:
     within_sd: float  #: median over cases of a run median's sd from its own rounds
     runs: int  #: runs of the history used
     cases: int  #: cases in at least MIN_HISTORY_RUNS of them
+    case_runs: int  #: runs per case (median over those cases): the estimate's runs - 1 df
 
 
 def _home() -> Path:
@@ -104,7 +105,7 @@ def run_record(run: str | os.PathLike[str]) -> RunRecord | None:
                ok[["kernel", "case", "dtype", "median_s"]].itertuples(index=False)}
     rounds = {k: v for k, v in case_rounds(load_samples(run)).items() if k in medians}
     cases = {"|".join(k): (math.log(medians[k]), v)
-             for k, v in median_variances(rounds, 0.0, 0.95).items() if medians[k] > 0}
+             for k, v in within_variances(rounds).items() if medians[k] > 0}
     if not cases:
         return None
     return RunRecord(str(read_meta(Path(run)).get("run_id") or Path(run).name),
@@ -159,7 +160,8 @@ def estimate_drift(records: Sequence[RunRecord]) -> DriftEstimate | None:
     within = [float(np.median([w for _, w in v])) for v in used.values()]
     drift = _core.excess_between_runs(medians, within)
     return DriftEstimate(drift_sd=drift, within_sd=math.sqrt(float(np.median(within))),
-                         runs=runs, cases=len(used))
+                         runs=runs, cases=len(used),
+                         case_runs=int(np.median([len(v) for v in used.values()])))
 
 
 def machine_drift(device_slug: str) -> DriftEstimate | None:

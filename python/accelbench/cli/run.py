@@ -208,7 +208,8 @@ def _new(args: argparse.Namespace) -> _Plan:
     drift_source = "--drift" if args.drift is not None else "none"
     if args.drift is None and settings.rounds > 1:
         stored = machine_drift(device.slug)
-        settings = replace(settings, drift_sd=stored.drift_sd if stored else 0.0)
+        if stored:
+            settings = replace(settings, drift_sd=stored.drift_sd, drift_runs=stored.case_runs)
         drift_source = f"history of {stored.runs} runs" if stored else "none"
     if getattr(args, "world_size", None):
         if joined_world() is None:

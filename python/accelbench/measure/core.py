@@ -72,6 +72,9 @@ class Settings:
     #: the machine's run-to-run drift, a log-scale standard deviation added to every
     #: interval of a run in rounds (``accelbench calibrate`` measures it; 0: unmeasured)
     drift_sd: float = 0.0
+    #: runs of the machine's history the drift was estimated from (0: given, taken as known);
+    #: a drift from few runs widens the intervals by Student's t (``results.pooled``)
+    drift_runs: int = 0
     #: collectives: data checks after timing, each on fresh inputs (nccl-tests' -c)
     check_repeats: int = 1
 

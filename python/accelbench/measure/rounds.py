@@ -173,7 +173,8 @@ def settle_rounds(cases: Mapping[K, Outcome], settings: Settings) -> dict[K, Out
     ``converged`` and ``stop_reason`` follow it."""
     rounds = {k: round_samples(o.samples) for k, o in cases.items()
               if o.status == Status.OK and int(o.row.get("rounds") or 1) > 1}
-    variances = median_variances(rounds, settings.drift_sd, settings.confidence)
+    variances = median_variances(rounds, settings.drift_sd, settings.confidence,
+                                 settings.drift_runs)
     method = CIMethod.ROUNDS_DRIFT if settings.drift_sd > 0 else CIMethod.ROUNDS_POOLED
     out: dict[K, Outcome] = {}
     for key, var in variances.items():

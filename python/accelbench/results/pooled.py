@@ -17,7 +17,8 @@ import numpy as np
 
 from accelbench import _core
 
-__all__ = ["RERUN_FACTOR", "median_variances", "rerun_half_width", "round_samples"]
+__all__ = ["RERUN_FACTOR", "drift_df", "median_variances", "rerun_half_width", "round_samples",
+           "within_variances"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -44,12 +45,34 @@ def round_samples(samples: Mapping[str, Any]) -> list[np.ndarray]:
     return [seconds[rounds == r] for r in np.unique(rounds)]
 
 
+def drift_df(drift_runs: int) -> float:
+    """Degrees of freedom of a drift estimated from ``drift_runs`` runs (``runs - 1``);
+    infinite (known) for a drift given rather than estimated (``drift_runs < 2``)."""
+    return float(drift_runs - 1) if drift_runs >= 2 else math.inf
+
+
+def _round_medians(rounds: Mapping[K, Sequence[np.ndarray]]) -> dict[K, list[float]]:
+    medians = {k: [float(np.median(x)) for x in r if len(x)] for k, r in rounds.items()}
+    return {k: m for k, m in medians.items() if m}
+
+
 def median_variances(rounds: Mapping[K, Sequence[np.ndarray]], drift_sd: float,
-                     confidence: float) -> dict[K, float]:
+                     confidence: float, drift_runs: int = 0) -> dict[K, float]:
     """Per case with two rounds or more (its samples per round), the log-scale variance of
     its run median from its round medians pooled over all the cases given, plus the
-    drift's (:func:`accelbench._core.round_variances`)."""
-    medians = {k: [float(np.median(x)) for x in r if len(x)] for k, r in rounds.items()}
-    keys = [k for k, m in medians.items() if m]
-    got = _core.round_variances([medians[k] for k in keys], drift_sd, confidence)
-    return {k: v for k, v in zip(keys, got, strict=True) if v is not None}
+    drift's (estimated from ``drift_runs`` runs), scaled so that ``z * sqrt(v)`` is the
+    interval's half-width at ``confidence`` (Student's t for the estimated parts;
+    :func:`accelbench._core.round_variances`)."""
+    medians = _round_medians(rounds)
+    got = _core.round_variances(list(medians.values()), drift_sd, confidence,
+                                drift_df=drift_df(drift_runs))
+    return {k: v for k, v in zip(medians, got, strict=True) if v is not None}
+
+
+def within_variances(rounds: Mapping[K, Sequence[np.ndarray]]) -> dict[K, float]:
+    """Per case with two rounds or more, the within-run log-scale variance of its run median
+    from its rounds pooled over the cases given: no drift, no scaling (what the history of
+    the machine keeps; :func:`accelbench._core.within_run_variances`)."""
+    medians = _round_medians(rounds)
+    got = _core.within_run_variances(list(medians.values()))
+    return {k: v for k, v in zip(medians, got, strict=True) if v is not None}

@@ -289,19 +289,40 @@ fn analyze_rounds(
 }
 
 /// Log-scale variance of each case's run median from its round medians
-/// (one sequence per case), pooled over the cases, plus `drift_sd` squared;
-/// `None` for a case with one round. `z * sqrt(v)` is the half-width at
-/// `confidence`.
+/// (one sequence per case), pooled over the cases, plus `drift_sd` squared
+/// (estimated with `drift_df` degrees of freedom; infinite: known); `None`
+/// for a case with one round. `z * sqrt(v)` is the half-width at
+/// `confidence` (Student's t of the sum's Welch–Satterthwaite degrees of
+/// freedom folded in).
 #[pyfunction]
-#[pyo3(signature = (round_medians, drift_sd = 0.0, confidence = 0.95))]
+#[pyo3(signature = (round_medians, drift_sd = 0.0, confidence = 0.95, *, drift_df = f64::INFINITY))]
 fn round_variances(
     py: Python<'_>,
     round_medians: &Bound<'_, PyAny>,
     drift_sd: f64,
     confidence: f64,
+    drift_df: f64,
 ) -> PyResult<Vec<Option<f64>>> {
     let cases = extract_runs("round_medians", round_medians)?;
-    compute(py, || stats::round_variances(&cases, drift_sd, confidence))
+    compute(py, || {
+        stats::round_variances(&cases, drift_sd, drift_df, confidence)
+    })
+}
+
+/// Each case's within-run variance of its log run median from its round
+/// medians (pooled over the cases, no drift, no scaling); `None` for one round.
+#[pyfunction]
+fn within_run_variances(
+    py: Python<'_>,
+    round_medians: &Bound<'_, PyAny>,
+) -> PyResult<Vec<Option<f64>>> {
+    let cases = extract_runs("round_medians", round_medians)?;
+    compute(py, || {
+        Ok(stats::within_run_variances(&cases)?
+            .into_iter()
+            .map(|w| w.map(|w| w.variance))
+            .collect())
+    })
 }
 
 /// The machine's drift (log-scale standard deviation): the median over cases
@@ -332,6 +353,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRoundsAnalysis>()?;
     m.add_function(wrap_pyfunction!(analyze_rounds, m)?)?;
     m.add_function(wrap_pyfunction!(round_variances, m)?)?;
+    m.add_function(wrap_pyfunction!(within_run_variances, m)?)?;
     m.add_function(wrap_pyfunction!(excess_between_runs, m)?)?;
     Ok(())
 }

@@ -39,7 +39,10 @@ pub use hierarchical::{
     group_factor, hierarchical_ci, hierarchical_ratio_ci, run_factors, RunGroup,
 };
 pub use outliers::{outliers, Outliers};
-pub use pooled::{excess_between_runs, round_variances, MIN_POOLED_CASES};
+pub use pooled::{
+    excess_between_runs, round_variances, satterthwaite_df, within_run_variances, WithinVariance,
+    MIN_POOLED_CASES,
+};
 pub use summary::{quantile_sorted, summarize, summarize_mut, Summary};
 
 use crate::{Error, Result};
