@@ -113,14 +113,20 @@ def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
     assert "measured in a slow or fast episode" in proc.stderr
     (run,) = (tmp_path / "runs").iterdir()
     meta = read_meta(run)
-    assert meta["settings"]["drift_sd"] == pytest.approx(drift.drift_sd)
-    assert meta["settings"]["drift_runs"] == drift.case_runs == 5
-    assert meta["drift_source"] == "history of 5 runs"
+    # the episode is judged with the drift known before the run
     assert meta["episode_shift"] < -0.2
     assert len(read_history(slug)) == 6  # the run joined the history
+    # the final intervals take the drift with the run itself as the newest of the history:
+    # 3x away from it, the run is evidence of a far larger drift than the 5 runs showed
+    after = machine_drift(slug)
+    assert after is not None and after.drift_sd > 2 * drift.drift_sd
+    assert meta["settings"]["drift_sd"] == pytest.approx(after.drift_sd)
+    assert meta["settings"]["drift_runs"] == after.case_runs == 6
+    assert meta["drift_source"] == "history of 6 runs with this one"
+    assert "with this run's own evidence, the drift between runs is" in proc.stderr
     frame = accelbench.load(run)
     assert (frame["ci_method"] == CIMethod.ROUNDS_DRIFT).all()
-    assert (frame["rel_ci"] > math.expm1(Z * math.sqrt(2) * drift.drift_sd)).all()
+    assert (frame["rel_ci"] > math.expm1(Z * math.sqrt(2) * after.drift_sd)).all()
     # compare adds both sides' drift: the self-comparison's interval is at least as wide
     result = compare_runs(run, run)
     assert all(c.ci_high > math.exp(Z * math.sqrt(2) * drift.drift_sd) for c in result.cases)

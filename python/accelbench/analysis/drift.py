@@ -31,7 +31,7 @@ import json
 import math
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,10 @@ from accelbench.results import load, load_samples, read_meta
 from accelbench.results.pooled import within_variances
 
 __all__ = ["EPISODE_FACTOR", "HISTORY_RUNS", "HOME_ENV", "MIN_HISTORY_RUNS", "DriftEstimate",
-           "RunRecord", "episode_shift", "estimate_drift", "history_path", "machine_drift",
-           "read_history", "record_run", "run_record"]
+           "RunRecord", "case_record", "episode_shift", "estimate_drift", "history_path",
+           "machine_drift", "read_history", "record_run", "run_record"]
+
+CaseKey = tuple[str, str, str]  # (kernel, case, dtype)
 
 #: Environment variable naming the directory of accelbench's per-machine state.
 HOME_ENV = "ACCELBENCH_HOME"
@@ -96,20 +98,25 @@ def history_path(device_slug: str) -> Path:
     return _home() / f"history-{device_slug}.jsonl"
 
 
+def case_record(run_id: str, medians: Mapping[CaseKey, float],
+                rounds: Mapping[CaseKey, Sequence[np.ndarray]]) -> RunRecord | None:
+    """A run's line of the history from its cases' medians and their samples per round
+    (cases with two rounds or more; None when there are none)."""
+    rounds = {k: v for k, v in rounds.items() if medians.get(k, 0.0) > 0}
+    cases = {"|".join(k): (math.log(medians[k]), v)
+             for k, v in within_variances(rounds).items()}
+    return RunRecord(run_id, socket.gethostname(), cases) if cases else None
+
+
 def run_record(run: str | os.PathLike[str]) -> RunRecord | None:
-    """A run's line of the history: its ``ok`` cases measured in two rounds or more (None
-    when it has none)."""
+    """A finished run's line of the history: its ``ok`` cases measured in two rounds or more
+    (None when it has none)."""
     frame = load(run)
     ok = frame[frame["status"] == Status.OK]
     medians = {(str(k), str(c), str(d)): float(m) for k, c, d, m in
                ok[["kernel", "case", "dtype", "median_s"]].itertuples(index=False)}
-    rounds = {k: v for k, v in case_rounds(load_samples(run)).items() if k in medians}
-    cases = {"|".join(k): (math.log(medians[k]), v)
-             for k, v in within_variances(rounds).items() if medians[k] > 0}
-    if not cases:
-        return None
-    return RunRecord(str(read_meta(Path(run)).get("run_id") or Path(run).name),
-                     socket.gethostname(), cases)
+    run_id = str(read_meta(Path(run)).get("run_id") or Path(run).name)
+    return case_record(run_id, medians, case_rounds(load_samples(run)))
 
 
 def record_run(device_slug: str, record: RunRecord) -> None:
@@ -164,9 +171,15 @@ def estimate_drift(records: Sequence[RunRecord]) -> DriftEstimate | None:
                          case_runs=int(np.median([len(v) for v in used.values()])))
 
 
-def machine_drift(device_slug: str) -> DriftEstimate | None:
-    """The device's drift on this host from its history, or None (too few runs)."""
-    return estimate_drift(read_history(device_slug))
+def machine_drift(device_slug: str, newest: RunRecord | None = None) -> DriftEstimate | None:
+    """The device's drift on this host from its history, or None (too few runs); with
+    ``newest`` (a run not yet in the history) as the history's latest run: a run is itself
+    evidence of the machine's variation between runs, and a run in a slow episode shows
+    it only against the runs before."""
+    records = read_history(device_slug)
+    if newest is not None:
+        records = [*records, newest][-HISTORY_RUNS:]
+    return estimate_drift(records)
 
 
 def episode_shift(record: RunRecord, history: Sequence[RunRecord],

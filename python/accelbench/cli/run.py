@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.console import Console
 from accelbench import _core
 from accelbench.analysis.compiled import compile_pairs
 from accelbench.analysis.drift import (
+    case_record,
     episode_shift,
     machine_drift,
     read_history,
@@ -34,8 +36,8 @@ from accelbench.devices.environment import environment
 from accelbench.distributed.lead import follow, release_followers
 from accelbench.distributed.world import check_world_size, joined_world, world_cases
 from accelbench.errors import UsageError
-from accelbench.kinds import FAILED
-from accelbench.measure.core import Settings
+from accelbench.kinds import FAILED, Status
+from accelbench.measure.core import Outcome, Settings
 from accelbench.report.plots import require_matplotlib
 from accelbench.report.tables import (
     advice,
@@ -49,6 +51,7 @@ from accelbench.report.tables import (
     support_table,
 )
 from accelbench.results import SCHEMA_VERSION, RunDir
+from accelbench.results.pooled import round_samples
 from accelbench.runner.suite import Runner, needs_world
 from accelbench.workloads.base import Case, canonical_dtype
 from accelbench.workloads.catalog import Suite, cases_digest, filter_cases, load_suite, unmatched
@@ -242,15 +245,44 @@ def _new(args: argparse.Namespace) -> _Plan:
     return _Plan(run, meta, device, suite, cases, settings)
 
 
-def _remember(plan: _Plan) -> float | None:
+def _own_evidence(plan: _Plan) -> Callable[[Mapping[str, Outcome]], Settings | None] | None:
+    """The runner's hook that re-estimates the drift from the history with this run as its
+    newest run, for the run's final intervals (None: the drift was given, or no rounds)."""
+    if (plan.settings.rounds < 2 or plan.settings.sustain > 0
+            or plan.meta.get("drift_source") == "--drift"):
+        return None
+
+    def resettle(outcomes: Mapping[str, Outcome]) -> Settings | None:
+        medians, rounds = {}, {}
+        for outcome in outcomes.values():
+            row = outcome.row
+            if row.get("status") == Status.OK and int(row.get("rounds") or 1) > 1:
+                key = (str(row["kernel"]), str(row["case"]), str(row["dtype"]))
+                medians[key], rounds[key] = float(row["median_s"]), round_samples(
+                    outcome.samples)
+        record = case_record(plan.run.run_id, medians, rounds)
+        estimate = machine_drift(plan.device.slug, record) if record else None
+        if estimate is None:
+            return None
+        plan.settings = replace(plan.settings, drift_sd=estimate.drift_sd,
+                                drift_runs=estimate.case_runs)
+        plan.meta.update(settings=plan.settings.as_dict(),
+                         drift_source=f"history of {estimate.runs} runs with this one")
+        return plan.settings
+
+    return resettle
+
+
+def _remember(plan: _Plan, drift_before: float) -> float | None:
     """Add a finished run in rounds to its device's history (the drift of later runs);
-    returns its shift when it is an episode (also in ``meta.json``)."""
+    returns its shift when it is an episode (also in ``meta.json``): judged with the drift
+    known before the run (``drift_before``), of which the run is not part."""
     if plan.settings.rounds < 2 or plan.settings.sustain > 0:
         return None
     record = run_record(plan.run.path)
     if record is None:
         return None
-    shift = episode_shift(record, read_history(plan.device.slug), plan.settings.drift_sd)
+    shift = episode_shift(record, read_history(plan.device.slug), drift_before)
     record_run(plan.device.slug, record)
     if shift is not None:
         plan.meta["episode_shift"] = shift
@@ -308,18 +340,25 @@ def cmd_run(args: argparse.Namespace) -> int:
                       markup=False)
     started = time.perf_counter()
     interrupted = False
+    drift_before = plan.settings.drift_sd
     with stop_on_sigterm(), RunProgress(err, args.quiet) as progress:
         try:
-            Runner(plan.device, plan.settings, plan.run, progress).run(plan.cases)
+            Runner(plan.device, plan.settings, plan.run, progress,
+                   resettle=_own_evidence(plan)).run(plan.cases)
         except KeyboardInterrupt:
             interrupted = True
     release_followers(plan.device, plan.settings)
     frame = plan.run.finalize(lambda f: annotate(f, _host_peaks))
     plan.meta.update(state="interrupted" if interrupted else "complete",
                      finished=datetime.now(timezone.utc).isoformat())
-    episode = None if interrupted or world is not None else _remember(plan)
+    episode = None if interrupted or world is not None else _remember(plan, drift_before)
     plan.run.write_meta(plan.meta)
     _finish(frame, plan, args.quiet, time.perf_counter() - started, err)
+    if plan.settings.drift_sd != drift_before and not args.quiet:
+        err.print(f"with this run's own evidence, the drift between runs is "
+                  f"{100 * math.expm1(plan.settings.drift_sd):.1f}% (before it: "
+                  f"{100 * math.expm1(drift_before):.1f}%); the intervals include it",
+                  markup=False)
     if episode is not None and not args.quiet:
         err.print(f"this run's cases sit {100 * episode:+.1f}% from this machine's recent "
                   "runs of them, beyond its drift: measured in a slow or fast episode; "

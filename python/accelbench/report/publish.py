@@ -121,7 +121,8 @@ def _interval_text(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
             " fresh process, pooled over the run's cases"
             + (f", plus this machine's drift between runs ({100 * math.expm1(drift):.1f}%,"
                f" from its {source})" if source not in (None, "none") else "")
-            + ", widened by sqrt(2).")
+            + "; Student's t for what was estimated from few rounds or runs; widened by"
+            " sqrt(2).")
     if CIMethod.ROUNDS_BOOTSTRAP in methods:
         parts.append("Rows marked rounds-bootstrap have the two-level bootstrap CI over their"
                      " own rounds, widened by sqrt(2).")

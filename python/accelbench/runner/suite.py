@@ -55,8 +55,12 @@ class Runner:
         progress: ProgressHook | None = None,
         executor: Executor | None = None,
         world: Callable[[Case], bool] = needs_world,
+        resettle: Callable[[Mapping[str, Outcome]], Settings | None] | None = None,
     ) -> None:
         self.device = device
+        #: called with the cases' outcomes before the pooled intervals are computed: new
+        #: settings for them (the drift with this run's own evidence), or None to keep these
+        self.resettle = resettle
         #: does a case run in a world of ranks? (the operator sweep's cases never do)
         self.world = world
         self.settings = settings
@@ -120,6 +124,8 @@ class Runner:
         settled writes nothing."""
         events = self.run_dir.case_events()
         outcomes = {k: Outcome(ev["row"], ev.get("samples") or {}) for k, ev in events.items()}
+        if self.resettle is not None:
+            self.settings = self.resettle(outcomes) or self.settings
         for key, outcome in settle_rounds(outcomes, self.settings).items():
             if outcome.row != events[key]["row"]:
                 self.run_dir.record_case(key, outcome.row, outcome.samples)
