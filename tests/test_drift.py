@@ -58,6 +58,27 @@ def test_rounds_that_agree_by_chance_get_the_runs_pooled_width() -> None:
         assert o.row["ci_low_s"] < o.row["median_s"] < o.row["ci_high_s"]
 
 
+def test_a_case_with_a_usual_median_spans_it() -> None:
+    cases = {k: _case([m, m * 1.01, m * 0.99]) for k, m in (("a", 1.0), ("b", 2.0),
+                                                           ("c", 3.0))}
+    settings = Settings(rounds=3, target_rel_ci=0.5, drift_sd=0.02, drift_runs=8)
+    alone = settle_rounds(cases, settings)
+    # "a" sat 20% faster than its usual median (an episode), "b" at its usual one
+    out = settle_rounds(cases, settings, {"a": 1.2 * cases["a"].row["median_s"],
+                                          "b": cases["b"].row["median_s"]})
+    half = math.log(alone["a"].row["ci_high_s"] / alone["a"].row["median_s"])
+    a = out["a"].row
+    assert a["ci_method"] == CIMethod.ROUNDS_HISTORY
+    assert a["ci_low_s"] == pytest.approx(alone["a"].row["ci_low_s"])
+    assert a["ci_high_s"] == pytest.approx(1.2 * a["median_s"] * math.exp(half))
+    assert a["rel_ci"] == pytest.approx(1.2 * math.exp(half) - 1)
+    assert out["b"].row["ci_method"] == CIMethod.ROUNDS_HISTORY
+    for key in ("b", "c"):
+        for col in ("ci_low_s", "ci_high_s", "rel_ci"):
+            assert out[key].row[col] == pytest.approx(alone[key].row[col])
+    assert out["c"].row["ci_method"] == CIMethod.ROUNDS_DRIFT
+
+
 def test_drift_widens_every_interval_and_is_named() -> None:
     cases = {k: _case([m, m * 1.001, m * 0.999]) for k, m in (("a", 1.0), ("b", 2.0),
                                                               ("c", 3.0))}
@@ -125,8 +146,11 @@ def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
     assert meta["drift_source"] == "history of 6 runs with this one"
     assert "with this run's own evidence, the drift between runs is" in proc.stderr
     frame = accelbench.load(run)
-    assert (frame["ci_method"] == CIMethod.ROUNDS_DRIFT).all()
     assert (frame["rel_ci"] > math.expm1(Z * math.sqrt(2) * after.drift_sd)).all()
+    # ...and span each case's usual median in the runs before it (3x slower than this run)
+    assert (frame["ci_method"] == CIMethod.ROUNDS_HISTORY).all()
+    assert (frame["ci_high_s"] > 3 * frame["median_s"]).all()
+    assert (frame["ci_low_s"] < frame["median_s"]).all()
     # compare adds both sides' drift: the self-comparison's interval is at least as wide
     result = compare_runs(run, run)
     assert all(c.ci_high > math.exp(Z * math.sqrt(2) * drift.drift_sd) for c in result.cases)

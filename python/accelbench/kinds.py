@@ -127,6 +127,9 @@ class CIMethod(_Text):
     ROUNDS_POOLED = "rounds-pooled"
     #: as rounds-pooled, plus the machine's measured drift between runs
     ROUNDS_DRIFT = "rounds-pooled+drift"
+    #: as rounds-pooled+drift, and the interval also spans the case's usual median in this
+    #: machine's history of runs (so that a run in a slow or fast episode covers a rerun)
+    ROUNDS_HISTORY = "rounds-pooled+drift+history"
     #: exact distribution-free interval from order statistics of one round's samples
     ORDER_STATISTICS = "order-statistics"
     #: fewer than 6 samples in one round: (min, max), below the nominal confidence

@@ -46,7 +46,7 @@ from accelbench.results.pooled import within_variances
 
 __all__ = ["EPISODE_FACTOR", "HISTORY_RUNS", "HOME_ENV", "MIN_HISTORY_RUNS", "DriftEstimate",
            "RunRecord", "case_record", "episode_shift", "estimate_drift", "history_path",
-           "machine_drift", "read_history", "record_run", "run_record"]
+           "machine_drift", "read_history", "record_run", "run_record", "usual_medians"]
 
 CaseKey = tuple[str, str, str]  # (kernel, case, dtype)
 
@@ -182,17 +182,26 @@ def machine_drift(device_slug: str, newest: RunRecord | None = None) -> DriftEst
     return estimate_drift(records)
 
 
+def usual_medians(history: Sequence[RunRecord]) -> dict[str, float]:
+    """Per case key of the history in at least :data:`MIN_HISTORY_RUNS` of its runs, the
+    case's usual median (seconds): the median over those runs (robust to one odd run)."""
+    by_case: dict[str, list[float]] = {}
+    for record in history:
+        for key, (log_median, _) in record.cases.items():
+            by_case.setdefault(key, []).append(log_median)
+    return {k: math.exp(float(np.median(v))) for k, v in by_case.items()
+            if len(v) >= MIN_HISTORY_RUNS}
+
+
 def episode_shift(record: RunRecord, history: Sequence[RunRecord],
                   drift_sd: float) -> float | None:
     """How far ``record``'s cases sit, together, from the same cases in ``history`` (the
     mean over cases of the log shift from the history's median, as a factor minus 1) when
     that exceeds what the run's drift allows (:data:`EPISODE_FACTOR` times ``drift_sd``,
     and 2%); None otherwise or without enough history."""
-    shifts = []
-    for key, (log_median, _) in record.cases.items():
-        past = [r.cases[key][0] for r in history if key in r.cases]
-        if len(past) >= MIN_HISTORY_RUNS:
-            shifts.append(log_median - float(np.median(past)))  # robust to one odd run
+    usual = usual_medians(history)
+    shifts = [log_median - math.log(usual[key])
+              for key, (log_median, _) in record.cases.items() if key in usual]
     if not shifts:
         return None
     shift = float(np.mean(shifts))

@@ -25,6 +25,7 @@ from accelbench.analysis.drift import (
     read_history,
     record_run,
     run_record,
+    usual_medians,
 )
 from accelbench.analysis.peaks import Peak, peak_for
 from accelbench.analysis.roofline import annotate, peak_sources
@@ -38,6 +39,7 @@ from accelbench.distributed.world import check_world_size, joined_world, world_c
 from accelbench.errors import UsageError
 from accelbench.kinds import FAILED, Status
 from accelbench.measure.core import Outcome, Settings
+from accelbench.measure.rounds import History
 from accelbench.report.plots import require_matplotlib
 from accelbench.report.tables import (
     advice,
@@ -245,21 +247,24 @@ def _new(args: argparse.Namespace) -> _Plan:
     return _Plan(run, meta, device, suite, cases, settings)
 
 
-def _own_evidence(plan: _Plan) -> Callable[[Mapping[str, Outcome]], Settings | None] | None:
-    """The runner's hook that re-estimates the drift from the history with this run as its
-    newest run, for the run's final intervals (None: the drift was given, or no rounds)."""
+def _own_evidence(plan: _Plan) -> Callable[[Mapping[str, Outcome]], History | None] | None:
+    """The runner's hook for the run's final intervals: the drift from the history with
+    this run as its newest run, and each case's usual median in the history before it
+    (None: the drift was given, or no rounds)."""
     if (plan.settings.rounds < 2 or plan.settings.sustain > 0
             or plan.meta.get("drift_source") == "--drift"):
         return None
 
-    def resettle(outcomes: Mapping[str, Outcome]) -> Settings | None:
-        medians, rounds = {}, {}
-        for outcome in outcomes.values():
+    def resettle(outcomes: Mapping[str, Outcome]) -> History | None:
+        medians, rounds, keys = {}, {}, {}
+        for case_key, outcome in outcomes.items():
             row = outcome.row
             if row.get("status") == Status.OK and int(row.get("rounds") or 1) > 1:
                 key = (str(row["kernel"]), str(row["case"]), str(row["dtype"]))
                 medians[key], rounds[key] = float(row["median_s"]), round_samples(
                     outcome.samples)
+                keys[case_key] = "|".join(key)
+        usual = usual_medians(read_history(plan.device.slug))
         record = case_record(plan.run.run_id, medians, rounds)
         estimate = machine_drift(plan.device.slug, record) if record else None
         if estimate is None:
@@ -268,7 +273,7 @@ def _own_evidence(plan: _Plan) -> Callable[[Mapping[str, Outcome]], Settings | N
                                 drift_runs=estimate.case_runs)
         plan.meta.update(settings=plan.settings.as_dict(),
                          drift_source=f"history of {estimate.runs} runs with this one")
-        return plan.settings
+        return History(plan.settings, {k: usual[h] for k, h in keys.items() if h in usual})
 
     return resettle
 

@@ -46,7 +46,7 @@ from accelbench.results.pooled import (
     round_samples,
 )
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "RoundPlan", "combine_rounds",
+__all__ = ["BOOTSTRAP_RESAMPLES", "RERUN_FACTOR", "History", "RoundPlan", "combine_rounds",
            "rerun_interval", "settle_rounds"]
 
 #: Bootstrap replicates of the rounds interval (seeded: a run's figures are reproducible).
@@ -166,11 +166,25 @@ def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
     return Outcome(row, samples)
 
 
-def settle_rounds(cases: Mapping[K, Outcome], settings: Settings) -> dict[K, Outcome]:
+@dataclass(frozen=True)
+class History:
+    """What the machine's history of runs says when a run's last round is in."""
+
+    #: the run's settings with the drift estimated with this run as the newest of the history
+    settings: Settings
+    #: per case key, the case's usual median (seconds) in the runs before this one
+    usual: Mapping[str, float]
+
+
+def settle_rounds(cases: Mapping[K, Outcome], settings: Settings,
+                  usual: Mapping[K, float] | None = None) -> dict[K, Outcome]:
     """The final rows of a run's cases measured in rounds (``ok`` ones; others are left
     out): the interval from the round medians' variance pooled over the cases plus the
-    machine's drift (``settings.drift_sd``), as a rerun interval (:data:`RERUN_FACTOR`);
-    ``converged`` and ``stop_reason`` follow it."""
+    machine's drift (``settings.drift_sd``), as a rerun interval (:data:`RERUN_FACTOR`).
+    A case with a ``usual`` median (the machine's history) gets the hull of that interval
+    and the same interval around the usual median: a rerun lands near this run's median if
+    the machine stays as it was, near the usual one if this run was measured in a slow or
+    fast episode. ``converged`` and ``stop_reason`` follow the interval."""
     rounds = {k: round_samples(o.samples) for k, o in cases.items()
               if o.status == Status.OK and int(o.row.get("rounds") or 1) > 1}
     variances = median_variances(rounds, settings.drift_sd, settings.confidence,
@@ -182,8 +196,13 @@ def settle_rounds(cases: Mapping[K, Outcome], settings: Settings) -> dict[K, Out
         row: Row = dict(outcome.row)
         median = float(row["median_s"])
         half = rerun_half_width(var, settings.confidence)
-        row.update(ci_low_s=median * math.exp(-half), ci_high_s=median * math.exp(half),
-                   rel_ci=math.expm1(half), ci_method=method)
+        low, high = median * math.exp(-half), median * math.exp(half)
+        ref = (usual or {}).get(key)
+        if ref is not None and ref > 0:
+            low, high = min(low, ref * math.exp(-half)), max(high, ref * math.exp(half))
+        row.update(ci_low_s=low, ci_high_s=high,
+                   rel_ci=max(median - low, high - median) / median,
+                   ci_method=method if ref is None else CIMethod.ROUNDS_HISTORY)
         converged = bool(row["rel_ci"] <= settings.target_rel_ci)
         previous = StopReason(row["stop_reason"])
         if converged:

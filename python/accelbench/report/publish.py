@@ -114,7 +114,7 @@ def _interval_text(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
     drift = float((meta.get("settings") or {}).get("drift_sd") or 0.0)
     source = meta.get("drift_source") or ("run settings" if drift > 0 else None)
     parts = []
-    if methods & {CIMethod.ROUNDS_POOLED, CIMethod.ROUNDS_DRIFT}:
+    if methods & {CIMethod.ROUNDS_POOLED, CIMethod.ROUNDS_DRIFT, CIMethod.ROUNDS_HISTORY}:
         parts.append(
             "The 95% interval of a case measured in rounds is a rerun interval (it aims to hold"
             " the median of a rerun): from the variance of its round medians, each round in a"
@@ -122,7 +122,10 @@ def _interval_text(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
             + (f", plus this machine's drift between runs ({100 * math.expm1(drift):.1f}%,"
                f" from its {source})" if source not in (None, "none") else "")
             + "; Student's t for what was estimated from few rounds or runs; widened by"
-            " sqrt(2).")
+            " sqrt(2)"
+            + ("; rows marked rounds-pooled+drift+history also span the case's usual median"
+               " in the machine's earlier runs (a run in a slow or fast episode)."
+               if CIMethod.ROUNDS_HISTORY in methods else "."))
     if CIMethod.ROUNDS_BOOTSTRAP in methods:
         parts.append("Rows marked rounds-bootstrap have the two-level bootstrap CI over their"
                      " own rounds, widened by sqrt(2).")

@@ -27,7 +27,7 @@ from accelbench.devices import Device
 from accelbench.distributed.lead import run_world_cases
 from accelbench.kinds import Event, Status
 from accelbench.measure.core import Outcome, Settings, failure_row
-from accelbench.measure.rounds import RoundPlan, combine_rounds, settle_rounds
+from accelbench.measure.rounds import History, RoundPlan, combine_rounds, settle_rounds
 from accelbench.results import RunDir
 from accelbench.runner.compile_cache import private_compile_cache
 from accelbench.runner.isolation import Executor, make_executor
@@ -55,11 +55,11 @@ class Runner:
         progress: ProgressHook | None = None,
         executor: Executor | None = None,
         world: Callable[[Case], bool] = needs_world,
-        resettle: Callable[[Mapping[str, Outcome]], Settings | None] | None = None,
+        resettle: Callable[[Mapping[str, Outcome]], History | None] | None = None,
     ) -> None:
         self.device = device
-        #: called with the cases' outcomes before the pooled intervals are computed: new
-        #: settings for them (the drift with this run's own evidence), or None to keep these
+        #: called with the cases' outcomes before the pooled intervals are computed: what
+        #: the machine's history says of them (None: nothing, keep these settings)
         self.resettle = resettle
         #: does a case run in a world of ranks? (the operator sweep's cases never do)
         self.world = world
@@ -124,9 +124,11 @@ class Runner:
         settled writes nothing."""
         events = self.run_dir.case_events()
         outcomes = {k: Outcome(ev["row"], ev.get("samples") or {}) for k, ev in events.items()}
-        if self.resettle is not None:
-            self.settings = self.resettle(outcomes) or self.settings
-        for key, outcome in settle_rounds(outcomes, self.settings).items():
+        history = self.resettle(outcomes) if self.resettle is not None else None
+        if history is not None:
+            self.settings = history.settings
+        usual = history.usual if history is not None else None
+        for key, outcome in settle_rounds(outcomes, self.settings, usual).items():
             if outcome.row != events[key]["row"]:
                 self.run_dir.record_case(key, outcome.row, outcome.samples)
 
