@@ -206,8 +206,8 @@ def detection(runs: list[Path], slow: list[Path]) -> tuple[float, int, float]:
     detected = total = 0
     ratios = []
     for a, b in itertools.product(runs, slow):
-        ga = {(k[1], k[2]): np.concatenate(v) for k, v in case_rounds(load_samples(a)).items()}
-        gb = {(k[1], k[2]): np.concatenate(v) for k, v in case_rounds(load_samples(b)).items()}
+        ga = {(k[1], k[2]): v for k, v in case_rounds(load_samples(a)).items()}
+        gb = {(k[1], k[2]): v for k, v in case_rounds(load_samples(b)).items()}
         va, vb = variances(a), variances(b)
         for key in ga.keys() & gb.keys() & va.keys() & vb.keys():
             c = _core.compare_log_var(ga[key], gb[key], va[key], vb[key],

@@ -26,6 +26,7 @@ __all__ = [
     "__version__",
     "analyze",
     "analyze_rounds",
+    "balanced_median",
     "bootstrap_ci",
     "bootstrap_ratio_ci",
     "clock_resolution",
@@ -242,8 +243,8 @@ def compare_groups(
     Mann-Whitney on the pooled samples, the verdict rule of compare_samples.
     One run per side gives exactly compare_samples."""
 def compare_log_var(
-    a: Samples,
-    b: Samples,
+    a: Sequence[Samples],
+    b: Sequence[Samples],
     var_a: float,
     var_b: float,
     *,
@@ -251,8 +252,12 @@ def compare_log_var(
     alpha: float = 0.05,
     confidence: float = 0.95,
 ) -> Comparison:
-    """One run per side with each median's log-scale variance known (round_variances):
-    interval ratio * exp(+-z * sqrt(var_a + var_b)), Mann-Whitney, the verdict rule."""
+    """One run per side, each by round, with each median's log-scale variance known
+    (round_variances): medians balanced over rounds (balanced_median), interval
+    ratio * exp(+-z * sqrt(var_a + var_b)), Mann-Whitney, the verdict rule."""
+def balanced_median(rounds: Sequence[Samples]) -> float:
+    """Median of a run's samples with every round weighing the same (a sample of round r
+    weighs 1 / (R n_r)): a noisy round that sampled longer does not outvote quick ones."""
 
 # ------------------------------------------------------------------ numerics
 # Arrays are numpy arrays of the stated dtype, any shape, borrowed without a

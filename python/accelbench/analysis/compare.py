@@ -391,7 +391,7 @@ def _compare_case(ga: list[np.ndarray], gb: list[np.ndarray],
     bootstrap over the sides' groups."""
     va, vb = variances
     if va is not None and vb is not None:
-        return _core.compare_log_var(np.concatenate(ga), np.concatenate(gb), va, vb,
+        return _core.compare_log_var(ga, gb, va, vb,
                                      threshold=threshold, alpha=alpha, confidence=confidence)
     return _core.compare_groups(ga, gb, threshold=threshold, alpha=alpha,
                                 confidence=confidence, resamples=resamples, seed=seed)

@@ -12,7 +12,10 @@ sampling budget and minimum sample count. One case's samples then span the
 run's duration and several process states.
 
 :func:`combine_rounds` turns the rounds of a case into its row: the median
-of the pooled samples, and its confidence interval from the two-level
+of the pooled samples with every round weighing the same
+(:func:`accelbench._core.balanced_median`: a round's sample count is the
+sampler's choice, and a noisy, slow round samples longest), and its
+confidence interval from the two-level
 bootstrap over rounds, then samples within a round, with the few-groups
 Student-t calibration (:func:`accelbench._core.analyze_rounds`), so that the
 interval includes the variation between rounds. ``converged`` means that
@@ -107,6 +110,14 @@ def _seconds(outcome: Outcome) -> list[float]:
     return [float(x) for x in outcome.samples.get("seconds", [])]
 
 
+def _balanced(row: Row, rounds: Sequence[Sequence[float]]) -> Row:
+    """The median with every round weighing the same (a noisy round that sampled to its
+    budget does not outvote quick ones); the bootstrap interval moves with it."""
+    shift = _core.balanced_median(rounds) / row["median_s"]
+    return {"median_s": row["median_s"] * shift, "ci_low_s": row["ci_low_s"] * shift,
+            "ci_high_s": row["ci_high_s"] * shift}
+
+
 def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
     """The row and samples of a case from its rounds, in round order.
 
@@ -131,6 +142,7 @@ def combine_rounds(outcomes: Sequence[Outcome], settings: Settings) -> Outcome:
     first = outcomes[0].row
     row: Row = dict(first)
     row.update(statistics_columns(ra.analysis))
+    row.update(_balanced(row, rounds))
     row.update(rerun_interval(row["median_s"], row["ci_low_s"], row["ci_high_s"]))
     row.update(throughput(row["median_s"], first.get("flops"), first.get("bytes")))
     rounds_converged = all(bool(o.row.get("converged")) for o in outcomes)

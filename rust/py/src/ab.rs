@@ -169,10 +169,11 @@ fn compare_groups(
     Ok(compute(py, || ab::compare_groups(&ra, &rb, &config))?.into())
 }
 
-/// Compares one run's samples `b` against one run's samples `a` when the
-/// log-scale variance of each side's median is known from its rounds
-/// (`round_variances`): interval `ratio * exp(±z * sqrt(var_a + var_b))`,
-/// Mann–Whitney p-value and the verdict.
+/// Compares one run's samples `b` against one run's samples `a`, each given
+/// by round, when the log-scale variance of each side's median is known from
+/// its rounds (`round_variances`): each median the rounds' balanced median,
+/// interval `ratio * exp(±z * sqrt(var_a + var_b))`, Mann–Whitney p-value
+/// and the verdict.
 #[pyfunction]
 #[pyo3(signature = (a, b, var_a, var_b, *, threshold = 0.02, alpha = 0.05, confidence = 0.95))]
 #[allow(clippy::too_many_arguments)]
@@ -187,7 +188,7 @@ fn compare_log_var(
     confidence: f64,
 ) -> PyResult<PyComparison> {
     let config = compare_config(threshold, alpha, confidence, 1, 0)?;
-    let (xa, xb) = (extract_samples(a)?, extract_samples(b)?);
+    let (xa, xb) = (extract_runs("a", a)?, extract_runs("b", b)?);
     Ok(compute(py, || ab::compare_log_var(&xa, &xb, var_a, var_b, &config))?.into())
 }
 

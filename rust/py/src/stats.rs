@@ -325,6 +325,13 @@ fn within_run_variances(
     })
 }
 
+/// Median of a run's samples given by round, each round weighing the same.
+#[pyfunction]
+fn balanced_median(py: Python<'_>, rounds: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let rounds = extract_runs("rounds", rounds)?;
+    compute(py, || stats::balanced_median(&rounds))
+}
+
 /// The machine's drift (log-scale standard deviation): the median over cases
 /// of the variance of their run medians beyond the within-run variance.
 #[pyfunction]
@@ -354,6 +361,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze_rounds, m)?)?;
     m.add_function(wrap_pyfunction!(round_variances, m)?)?;
     m.add_function(wrap_pyfunction!(within_run_variances, m)?)?;
+    m.add_function(wrap_pyfunction!(balanced_median, m)?)?;
     m.add_function(wrap_pyfunction!(excess_between_runs, m)?)?;
     Ok(())
 }

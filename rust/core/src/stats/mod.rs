@@ -40,8 +40,8 @@ pub use hierarchical::{
 };
 pub use outliers::{outliers, Outliers};
 pub use pooled::{
-    excess_between_runs, round_variances, satterthwaite_df, within_run_variances, WithinVariance,
-    MIN_POOLED_CASES,
+    balanced_median, excess_between_runs, round_variances, satterthwaite_df, within_run_variances,
+    WithinVariance, MIN_POOLED_CASES,
 };
 pub use summary::{quantile_sorted, summarize, summarize_mut, Summary};
 

@@ -110,6 +110,51 @@ pub fn within_run_variances<R: AsRef<[f64]>>(
         .collect())
 }
 
+/// The median of a run measured in rounds, each round weighing the same
+/// however many samples it has: the weighted median of the pooled samples,
+/// a sample of round `r` weighing `1 / (R n_r)` (the midpoint where the
+/// cumulative weight is exactly one half). A round's sample count is not
+/// evidence: an adaptive sampler stops a quiet round early and lets a noisy
+/// (often slow) one run to its budget, so the plain pooled median leans
+/// toward the slow round. Rounds with no samples are skipped.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for no samples at all or a sample that is not
+/// finite.
+pub fn balanced_median<R: AsRef<[f64]>>(rounds: &[R]) -> Result<f64> {
+    let live: Vec<&[f64]> = rounds
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|r| !r.is_empty())
+        .collect();
+    if live.is_empty() {
+        return Err(Error::InvalidArgument("no samples in any round".into()));
+    }
+    let mut weighted: Vec<(f64, f64)> = Vec::new();
+    for (i, round) in live.iter().enumerate() {
+        if let Some(v) = round.iter().find(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "round {i}: samples must be finite, got {v}"
+            )));
+        }
+        let w = 1.0 / (live.len() * round.len()) as f64;
+        weighted.extend(round.iter().map(|&x| (x, w)));
+    }
+    weighted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut cumulative = 0.0;
+    for (i, &(x, w)) in weighted.iter().enumerate() {
+        cumulative += w;
+        if cumulative > 0.5 + 1e-12 {
+            return Ok(x);
+        }
+        if cumulative >= 0.5 - 1e-12 {
+            // exactly half below: the midpoint with the next sample
+            return Ok(weighted.get(i + 1).map_or(x, |next| 0.5 * (x + next.0)));
+        }
+    }
+    Ok(weighted[weighted.len() - 1].0)
+}
+
 /// Welch–Satterthwaite degrees of freedom of a sum of independent variance
 /// estimates, each `(variance, df)`; a part with infinite `df` is known
 /// exactly. Infinite when every part is known (or all are zero).
@@ -274,6 +319,21 @@ mod tests {
         let t = student_central_quantile(0.95, 4).unwrap();
         let z = normal_central_quantile(0.95).unwrap();
         assert!((five_runs[0].unwrap() - 0.0004 * (t / z).powi(2)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn balanced_median_weighs_rounds_not_samples() {
+        // a slow round with many samples does not outvote two quick ones
+        let slow = vec![2.0; 100];
+        let rounds = [vec![1.0, 1.1, 0.9], vec![1.0, 1.05, 0.95], slow];
+        let m = balanced_median(&rounds).unwrap();
+        assert!((0.9..=1.1).contains(&m), "{m}");
+        // one round: its own median; equal counts: the pooled median
+        assert!((balanced_median(&[vec![3.0, 1.0, 2.0]]).unwrap() - 2.0).abs() < 1e-15);
+        let even = [vec![1.0, 2.0], vec![3.0, 4.0]];
+        assert!((balanced_median(&even).unwrap() - 2.5).abs() < 1e-15);
+        assert!(balanced_median(&[Vec::<f64>::new()]).is_err());
+        assert!(balanced_median(&[vec![1.0, f64::NAN]]).is_err());
     }
 
     #[test]

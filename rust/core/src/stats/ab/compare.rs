@@ -46,6 +46,7 @@ use super::mann_whitney::mann_whitney_u;
 use crate::stats::bootstrap::Statistic;
 use crate::stats::check_confidence;
 use crate::stats::hierarchical::{hierarchical_ratio_ci, RunGroup};
+use crate::stats::pooled::balanced_median;
 use crate::stats::student::normal_central_quantile;
 use crate::{Error, Result};
 
@@ -203,21 +204,23 @@ pub fn compare_groups<A: AsRef<[f64]>, B: AsRef<[f64]>>(
         config.confidence,
         config.seed,
     )?;
-    assemble(&ga, &gb, (ci_low, ci_high), config)
+    let medians = (ga.median(), gb.median());
+    assemble(&ga, &gb, medians, (ci_low, ci_high), config)
 }
 
-/// Compares `b` against `a` (each one run's samples, pooled over its
-/// rounds) when the variance of `ln(median)` of each side is known from the
-/// run's rounds ([`crate::stats::round_variances`]): the interval of the
-/// ratio is `ratio * exp(±z * sqrt(var_a + var_b))`; the rank test and the
-/// verdict rule are those of [`compare_groups`].
+/// Compares `b` against `a` (each one run's samples, by round) when the
+/// variance of `ln(median)` of each side is known from the run's rounds
+/// ([`crate::stats::round_variances`]): each side's median is its rounds'
+/// [`balanced_median`], the interval of the ratio is `ratio * exp(±z *
+/// sqrt(var_a + var_b))`; the rank test (of each side's pooled samples) and
+/// the verdict rule are those of [`compare_groups`].
 ///
 /// # Errors
 /// As [`compare`], and [`Error::InvalidArgument`] for a variance that is
 /// negative or not finite.
-pub fn compare_log_var(
-    a: &[f64],
-    b: &[f64],
+pub fn compare_log_var<R: AsRef<[f64]>>(
+    a: &[R],
+    b: &[R],
     var_a: f64,
     var_b: f64,
     config: &CompareConfig,
@@ -230,9 +233,16 @@ pub fn compare_log_var(
             )));
         }
     }
-    let ga = RunGroup::new(&[a])?;
-    let gb = RunGroup::new(&[b])?;
-    let (median_a, median_b) = (ga.median(), gb.median());
+    let pooled = |rounds: &[R]| {
+        rounds
+            .iter()
+            .flat_map(|r| r.as_ref().iter().copied())
+            .collect()
+    };
+    let (xa, xb): (Vec<f64>, Vec<f64>) = (pooled(a), pooled(b));
+    let ga = RunGroup::new(&[xa])?;
+    let gb = RunGroup::new(&[xb])?;
+    let (median_a, median_b) = (balanced_median(a)?, balanced_median(b)?);
     if median_a.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::InvalidArgument(format!(
             "the baseline's median must be positive, got {median_a}"
@@ -243,6 +253,7 @@ pub fn compare_log_var(
     assemble(
         &ga,
         &gb,
+        (median_a, median_b),
         (ratio * (-half).exp(), ratio * half.exp()),
         config,
     )
@@ -253,11 +264,11 @@ pub fn compare_log_var(
 fn assemble(
     ga: &RunGroup,
     gb: &RunGroup,
+    (median_a, median_b): (f64, f64),
     (ci_low, ci_high): (f64, f64),
     config: &CompareConfig,
 ) -> Result<Comparison> {
     let test = mann_whitney_u(gb.pooled_sorted(), ga.pooled_sorted())?;
-    let (median_a, median_b) = (ga.median(), gb.median());
     Ok(Comparison {
         median_a,
         median_b,
