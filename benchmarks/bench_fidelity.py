@@ -199,6 +199,11 @@ def coverage_without_drift(runs: list[Path]) -> tuple[float, float]:
     return hits / max(total, 1), float(np.median(widths))
 
 
+def _usual(row: dict[str, Any] | None) -> float | None:
+    value = (row or {}).get("usual_s")
+    return float(value) if value is not None and value == value else None
+
+
 def detection(runs: list[Path], slow: list[Path]) -> tuple[float, int, float]:
     """Every slow run against every default run: share of cases 'slower'; achieved slowdown.
     The comparison is compare's for one run per side (the slow family's cases have another
@@ -209,8 +214,10 @@ def detection(runs: list[Path], slow: list[Path]) -> tuple[float, int, float]:
         ga = {(k[1], k[2]): v for k, v in case_rounds(load_samples(a)).items()}
         gb = {(k[1], k[2]): v for k, v in case_rounds(load_samples(b)).items()}
         va, vb = variances(a), variances(b)
+        ua, ub = rows(a), rows(b)
         for key in ga.keys() & gb.keys() & va.keys() & vb.keys():
             c = _core.compare_log_var(ga[key], gb[key], va[key], vb[key],
+                                      usual_a=_usual(ua.get(key)), usual_b=_usual(ub.get(key)),
                                       threshold=DEFAULT_THRESHOLD)
             total += 1
             detected += c.verdict == "slower"

@@ -154,6 +154,9 @@ def test_calibrate_makes_the_history_later_runs_take_their_drift_from(
     # compare adds both sides' drift: the self-comparison's interval is at least as wide
     result = compare_runs(run, run)
     assert all(c.ci_high > math.exp(Z * math.sqrt(2) * drift.drift_sd) for c in result.cases)
+    # ...and, as the run's own intervals, spans each side's usual median (3x slower)
+    assert (frame["usual_s"] > 2.5 * frame["median_s"]).all()
+    assert all(c.ci_low < 1 / 2.5 and c.ci_high > 2.5 for c in result.cases)
     # --drift overrides the history; 0 leaves the drift out
     proc = cli("run", "--device", "cpu", "--suite", "tiny.toml", "--rounds", "3",
                "--out", "runs0", "--drift", "0", *FAST)

@@ -248,13 +248,16 @@ def compare_log_var(
     var_a: float,
     var_b: float,
     *,
+    usual_a: float | None = None,
+    usual_b: float | None = None,
     threshold: float = 0.02,
     alpha: float = 0.05,
     confidence: float = 0.95,
 ) -> Comparison:
     """One run per side, each by round, with each median's log-scale variance known
     (round_variances): medians balanced over rounds (balanced_median), interval
-    ratio * exp(+-z * sqrt(var_a + var_b)), Mann-Whitney, the verdict rule."""
+    ratio * exp(+-z * sqrt(var_a + var_b)), widened to the hull over each side's usual
+    median (its machine's history) when given; Mann-Whitney, the verdict rule."""
 def balanced_median(rounds: Sequence[Samples]) -> float:
     """Median of a run's samples with every round weighing the same (a sample of round r
     weighs 1 / (R n_r)): a noisy round that sampled longer does not outvote quick ones."""

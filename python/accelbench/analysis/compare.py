@@ -383,15 +383,22 @@ def _run_variances(side: _Side, confidence: float) -> dict[tuple[str, str, str],
                             int(settings.get("drift_runs") or 0))
 
 
+def _usual(side: _Side, key: tuple[str, str, str]) -> float | None:
+    """One run's usual median of a case from its machine's history (``usual_s``), if any."""
+    value = side.rows[0].get(key, {}).get("usual_s") if len(side.rows) == 1 else None
+    return float(value) if value is not None and value == value and value > 0 else None
+
+
 def _compare_case(ga: list[np.ndarray], gb: list[np.ndarray],
-                  variances: tuple[float | None, float | None], *, threshold: float,
+                  variances: tuple[float | None, float | None],
+                  usual: tuple[float | None, float | None], *, threshold: float,
                   alpha: float, confidence: float, resamples: int,
                   seed: int) -> _core.Comparison:
-    """One case: from each side's known variance (one run in rounds each), or the
-    bootstrap over the sides' groups."""
+    """One case: from each side's known variance and usual median (one run in rounds each,
+    as its own interval), or the bootstrap over the sides' groups."""
     va, vb = variances
     if va is not None and vb is not None:
-        return _core.compare_log_var(ga, gb, va, vb,
+        return _core.compare_log_var(ga, gb, va, vb, usual_a=usual[0], usual_b=usual[1],
                                      threshold=threshold, alpha=alpha, confidence=confidence)
     return _core.compare_groups(ga, gb, threshold=threshold, alpha=alpha,
                                 confidence=confidence, resamples=resamples, seed=seed)
@@ -432,12 +439,12 @@ def compare_groups(
             not_compared.append((*key, reason))
             continue
         ra, rb = a.rows[0][key], b.rows[0][key]
-        note = ""
-        if ra.get("params") != rb.get("params"):
-            note = f"params differ: {ra.get('params')} vs {rb.get('params')}"
+        note = (f"params differ: {ra.get('params')} vs {rb.get('params')}"
+                if ra.get("params") != rb.get("params") else "")
         ga, gb = _bootstrap_groups(xa), _bootstrap_groups(xb)
         va, vb = var_a.get(key), var_b.get(key)
-        c = _compare_case(ga, gb, (va, vb), threshold=threshold, alpha=alpha,
+        c = _compare_case(ga, gb, (va, vb), (_usual(a, key), _usual(b, key)),
+                          threshold=threshold, alpha=alpha,
                           confidence=confidence, resamples=resamples, seed=seed)
         cases.append(CaseDiff(
             *key, n_a=sum(len(x) for x in ga), n_b=sum(len(x) for x in gb),

@@ -214,7 +214,8 @@ def settle_rounds(cases: Mapping[K, Outcome], settings: Settings,
             low, high = min(low, ref * math.exp(-half)), max(high, ref * math.exp(half))
         row.update(ci_low_s=low, ci_high_s=high,
                    rel_ci=max(median - low, high - median) / median,
-                   ci_method=method if ref is None else CIMethod.ROUNDS_HISTORY)
+                   ci_method=method if ref is None else CIMethod.ROUNDS_HISTORY,
+                   usual_s=ref)
         converged = bool(row["rel_ci"] <= settings.target_rel_ci)
         previous = StopReason(row["stop_reason"])
         if converged:

@@ -172,10 +172,12 @@ fn compare_groups(
 /// Compares one run's samples `b` against one run's samples `a`, each given
 /// by round, when the log-scale variance of each side's median is known from
 /// its rounds (`round_variances`): each median the rounds' balanced median,
-/// interval `ratio * exp(±z * sqrt(var_a + var_b))`, Mann–Whitney p-value
-/// and the verdict.
+/// interval `ratio * exp(±z * sqrt(var_a + var_b))` (the hull over each
+/// side's usual median too, when given), Mann–Whitney p-value and the
+/// verdict.
 #[pyfunction]
-#[pyo3(signature = (a, b, var_a, var_b, *, threshold = 0.02, alpha = 0.05, confidence = 0.95))]
+#[pyo3(signature = (a, b, var_a, var_b, *, usual_a = None, usual_b = None, threshold = 0.02,
+                    alpha = 0.05, confidence = 0.95))]
 #[allow(clippy::too_many_arguments)]
 fn compare_log_var(
     py: Python<'_>,
@@ -183,13 +185,18 @@ fn compare_log_var(
     b: &Bound<'_, PyAny>,
     var_a: f64,
     var_b: f64,
+    usual_a: Option<f64>,
+    usual_b: Option<f64>,
     threshold: f64,
     alpha: f64,
     confidence: f64,
 ) -> PyResult<PyComparison> {
     let config = compare_config(threshold, alpha, confidence, 1, 0)?;
     let (xa, xb) = (extract_runs("a", a)?, extract_runs("b", b)?);
-    Ok(compute(py, || ab::compare_log_var(&xa, &xb, var_a, var_b, &config))?.into())
+    Ok(compute(py, || {
+        ab::compare_log_var(&xa, &xb, (var_a, var_b), (usual_a, usual_b), &config)
+    })?
+    .into())
 }
 
 /// Adds the A/B functions and classes to the module.

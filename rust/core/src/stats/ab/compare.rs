@@ -213,7 +213,10 @@ pub fn compare_groups<A: AsRef<[f64]>, B: AsRef<[f64]>>(
 /// ([`crate::stats::round_variances`]): each side's median is its rounds'
 /// [`balanced_median`], the interval of the ratio is `ratio * exp(±z *
 /// sqrt(var_a + var_b))`; the rank test (of each side's pooled samples) and
-/// the verdict rule are those of [`compare_groups`].
+/// the verdict rule are those of [`compare_groups`]. A side's `usual`
+/// median (its machine's history; `None`: none) is an equally likely
+/// level for it: the interval is the hull over the ratios of every pair of
+/// levels, as each run's own interval is.
 ///
 /// # Errors
 /// As [`compare`], and [`Error::InvalidArgument`] for a variance that is
@@ -221,8 +224,8 @@ pub fn compare_groups<A: AsRef<[f64]>, B: AsRef<[f64]>>(
 pub fn compare_log_var<R: AsRef<[f64]>>(
     a: &[R],
     b: &[R],
-    var_a: f64,
-    var_b: f64,
+    (var_a, var_b): (f64, f64),
+    (usual_a, usual_b): (Option<f64>, Option<f64>),
     config: &CompareConfig,
 ) -> Result<Comparison> {
     config.validate()?;
@@ -248,13 +251,25 @@ pub fn compare_log_var<R: AsRef<[f64]>>(
             "the baseline's median must be positive, got {median_a}"
         )));
     }
-    let ratio = median_b / median_a;
+    let levels = |m: f64, u: Option<f64>| [Some(m), u.filter(|u| u.is_finite() && *u > 0.0)];
+    let ratios: Vec<f64> = levels(median_a, usual_a)
+        .into_iter()
+        .flatten()
+        .flat_map(|a| {
+            levels(median_b, usual_b)
+                .into_iter()
+                .flatten()
+                .map(move |b| b / a)
+        })
+        .collect();
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(0.0, f64::max);
     let half = normal_central_quantile(config.confidence)? * (var_a + var_b).sqrt();
     assemble(
         &ga,
         &gb,
         (median_a, median_b),
-        (ratio * (-half).exp(), ratio * half.exp()),
+        (low * (-half).exp(), high * half.exp()),
         config,
     )
 }

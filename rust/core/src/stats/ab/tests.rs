@@ -201,29 +201,77 @@ proptest! {
 #[test]
 fn compare_log_var_interval_is_the_sides_variances_added() {
     let a: Vec<f64> = (0..50).map(|i| 1.0 + 0.001 * f64::from(i)).collect();
-    let same = compare_log_var(&[&a], &[&a], 0.01, 0.03, &CompareConfig::default()).unwrap();
+    let same = compare_log_var(
+        &[&a],
+        &[&a],
+        (0.01, 0.03),
+        (None, None),
+        &CompareConfig::default(),
+    )
+    .unwrap();
     let z = 1.959_963_984_540_054;
     assert!((same.ratio - 1.0).abs() < 1e-12);
     assert!((same.ci_high - (z * 0.04_f64.sqrt()).exp()).abs() < 1e-6);
     assert!((same.ci_low * same.ci_high - 1.0).abs() < 1e-9);
     assert_eq!(same.verdict, Verdict::NoChange);
     let slow: Vec<f64> = a.iter().map(|x| 1.3 * x).collect();
-    let c = compare_log_var(&[&a], &[&slow], 1e-4, 1e-4, &CompareConfig::default()).unwrap();
+    let c = compare_log_var(
+        &[&a],
+        &[&slow],
+        (1e-4, 1e-4),
+        (None, None),
+        &CompareConfig::default(),
+    )
+    .unwrap();
     assert_eq!(c.verdict, Verdict::Slower);
     // a variance wide enough to hold 1.3 is no verdict
-    let wide = compare_log_var(&[&a], &[&slow], 0.05, 0.05, &CompareConfig::default()).unwrap();
+    let wide = compare_log_var(
+        &[&a],
+        &[&slow],
+        (0.05, 0.05),
+        (None, None),
+        &CompareConfig::default(),
+    )
+    .unwrap();
     assert_eq!(wide.verdict, Verdict::NoChange);
-    assert!(compare_log_var(&[&a], &[&a], -1.0, 0.0, &CompareConfig::default()).is_err());
-    assert!(compare_log_var(&[&a], &[&a], f64::NAN, 0.0, &CompareConfig::default()).is_err());
+    assert!(compare_log_var(
+        &[&a],
+        &[&a],
+        (-1.0, 0.0),
+        (None, None),
+        &CompareConfig::default()
+    )
+    .is_err());
+    assert!(compare_log_var(
+        &[&a],
+        &[&a],
+        (f64::NAN, 0.0),
+        (None, None),
+        &CompareConfig::default()
+    )
+    .is_err());
     // by round: a slow round with many samples does not move a side's median
     let b_rounds = [a.clone(), a.clone(), vec![2.0; 500]];
     let c = compare_log_var(
         std::slice::from_ref(&a),
         &b_rounds,
-        1e-4,
-        1e-4,
+        (1e-4, 1e-4),
+        (None, None),
         &CompareConfig::default(),
     )
     .unwrap();
     assert!((c.ratio - 1.0).abs() < 0.05, "{}", c.ratio);
+    // a side measured in an episode 30% slower than its usual level: the ratio's interval
+    // spans the usual level too, and the verdict waits
+    let usual = Some(crate::stats::median_sorted(&a));
+    let c = compare_log_var(
+        &[&a],
+        &[&slow],
+        (1e-4, 1e-4),
+        (None, usual),
+        &CompareConfig::default(),
+    )
+    .unwrap();
+    assert!(c.ci_low < 1.0 && c.ci_high > 1.3, "{c:?}");
+    assert_eq!(c.verdict, Verdict::NoChange);
 }
