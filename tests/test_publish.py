@@ -13,7 +13,7 @@ import pytest
 
 from accelbench.report.plots import make_plots, seq_len, series_name
 from accelbench.report.publish import INDEX_NOTE, publish, render_readme
-from accelbench.results import load, results_frame
+from accelbench.results import load, read_meta, results_frame
 from tests.conftest import FAST, Cli
 
 FIXTURE = Path(__file__).parent / "data" / "published" / "cpu-fixture"
@@ -44,6 +44,13 @@ def test_publish_writes_device_folder_with_embedded_plots(cli: Cli, tiny_suite: 
     assert sorted(_embedded(readme)) == pngs  # every plot embedded, nothing dangling
     assert "## matmul" in readme and "tiny 64" in readme and "TFLOP/s" in readme
     assert str(tmp_path) not in readme
+    # where the run's output went on this machine is not recorded, nor published
+    assert "--out" not in read_meta(run)["command"]
+    meta = dict(read_meta(run), command=["accelbench", "run", "--out", str(tmp_path / "x"),
+                                         "--results=" + str(tmp_path), "--suite", "quick"])
+    (run / "meta.json").write_text(json.dumps(meta))
+    assert cli("publish", str(run), "--results", "results").returncode == 0
+    assert read_meta(folder)["command"] == ["accelbench", "run", "--suite", "quick"]
     assert frame.equals(load(folder))  # the published folder is itself a loadable run
     index = (tmp_path / "results" / "README.md").read_text()
     assert INDEX_NOTE in index and f"({folder.name}/README.md)" in index

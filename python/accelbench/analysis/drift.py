@@ -45,8 +45,9 @@ from accelbench.results import load, load_samples, read_meta
 from accelbench.results.pooled import within_variances
 
 __all__ = ["EPISODE_FACTOR", "HISTORY_RUNS", "HOME_ENV", "MIN_HISTORY_RUNS", "DriftEstimate",
-           "RunRecord", "case_record", "episode_shift", "estimate_drift", "history_path",
-           "machine_drift", "read_history", "record_run", "run_record", "usual_medians"]
+           "RunRecord", "case_record", "drift_with", "episode_shift", "estimate_drift",
+           "history_path", "machine_drift", "read_history", "record_run", "run_record",
+           "usual_medians"]
 
 CaseKey = tuple[str, str, str]  # (kernel, case, dtype)
 
@@ -171,15 +172,16 @@ def estimate_drift(records: Sequence[RunRecord]) -> DriftEstimate | None:
                          case_runs=int(np.median([len(v) for v in used.values()])))
 
 
-def machine_drift(device_slug: str, newest: RunRecord | None = None) -> DriftEstimate | None:
-    """The device's drift on this host from its history, or None (too few runs); with
-    ``newest`` (a run not yet in the history) as the history's latest run: a run is itself
-    evidence of the machine's variation between runs, and a run in a slow episode shows
-    it only against the runs before."""
-    records = read_history(device_slug)
-    if newest is not None:
-        records = [*records, newest][-HISTORY_RUNS:]
-    return estimate_drift(records)
+def machine_drift(device_slug: str) -> DriftEstimate | None:
+    """The device's drift on this host from its history, or None (too few runs)."""
+    return estimate_drift(read_history(device_slug))
+
+
+def drift_with(history: Sequence[RunRecord], newest: RunRecord) -> DriftEstimate | None:
+    """The drift from ``history`` with ``newest`` (a run not yet in it) as its latest run: a
+    run is itself evidence of the machine's variation between runs, and a run in a slow
+    episode shows it only against the runs before."""
+    return estimate_drift([*history, newest][-HISTORY_RUNS:])
 
 
 def usual_medians(history: Sequence[RunRecord]) -> dict[str, float]:

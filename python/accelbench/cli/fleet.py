@@ -38,7 +38,7 @@ from accelbench.report.links import link_tables, links_summary
 from accelbench.report.tables import console
 from accelbench.results import SCHEMA_VERSION
 from accelbench.results.atomic import write_frame, write_text
-from accelbench.results.rundir import RunDir
+from accelbench.results.rundir import RunDir, shareable_command
 from accelbench.results.schema import links_frame
 from accelbench.workloads.base import Case
 
@@ -159,7 +159,7 @@ def _meta(run_id: str, device: str, suite: str, args: argparse.Namespace, n: int
     return {
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "mode": "fleet",
         "created": datetime.now(timezone.utc).isoformat(),
-        "command": ["accelbench", *sys.argv[1:]],
+        "command": shareable_command(["accelbench", *sys.argv[1:]]),
         "config": {"device": device, "suite": suite, "kernels": args.kernels,
                    "dtypes": args.dtypes, "world_size": n, "threshold": opts.threshold,
                    "imports": list(imported_backends()),

@@ -35,6 +35,7 @@ from accelbench.ops.sets import ALL, load_set
 from accelbench.report.ops import defect_lines, summary_lines
 from accelbench.report.tables import console
 from accelbench.results import SCHEMA_VERSION, RunDir, atomic
+from accelbench.results.rundir import shareable_command
 from accelbench.runner.isolation import STARTUP_TIMEOUT
 from accelbench.runner.opsweep import (
     DEFAULT_DTYPES,
@@ -88,7 +89,7 @@ def _new(args: argparse.Namespace) -> _Plan:
                          f"{exc.strerror or exc}") from None
     meta = {"schema_version": SCHEMA_VERSION, "run_id": run.run_id, "kind": "ops",
             "created": datetime.now(timezone.utc).isoformat(),
-            "command": ["accelbench", *sys.argv[1:]], "config": config,
+            "command": shareable_command(["accelbench", *sys.argv[1:]]), "config": config,
             "settings": asdict(options), "torch_threads": torch.get_num_threads(),
             "environment": environment(device)}
     run.write_meta(meta)

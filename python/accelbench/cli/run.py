@@ -20,6 +20,7 @@ from accelbench import _core
 from accelbench.analysis.compiled import compile_pairs
 from accelbench.analysis.drift import (
     case_record,
+    drift_with,
     episode_shift,
     machine_drift,
     read_history,
@@ -54,6 +55,7 @@ from accelbench.report.tables import (
 )
 from accelbench.results import SCHEMA_VERSION, RunDir
 from accelbench.results.pooled import round_samples
+from accelbench.results.rundir import shareable_command
 from accelbench.runner.suite import Runner, needs_world
 from accelbench.workloads.base import Case, canonical_dtype
 from accelbench.workloads.catalog import Suite, cases_digest, filter_cases, load_suite, unmatched
@@ -228,7 +230,7 @@ def _new(args: argparse.Namespace) -> _Plan:
         "schema_version": SCHEMA_VERSION,
         "run_id": run.run_id,
         "created": datetime.now(timezone.utc).isoformat(),
-        "command": ["accelbench", *sys.argv[1:]],  # no local paths in shared runs
+        "command": shareable_command(["accelbench", *sys.argv[1:]]),
         "config": {
             "device": device.spec,
             "imports": list(imported_backends()),
@@ -264,9 +266,10 @@ def _own_evidence(plan: _Plan) -> Callable[[Mapping[str, Outcome]], History | No
                 medians[key], rounds[key] = float(row["median_s"]), round_samples(
                     outcome.samples)
                 keys[case_key] = "|".join(key)
-        usual = usual_medians(read_history(plan.device.slug))
+        history = read_history(plan.device.slug)
+        usual = usual_medians(history)
         record = case_record(plan.run.run_id, medians, rounds)
-        estimate = machine_drift(plan.device.slug, record) if record else None
+        estimate = drift_with(history, record) if record else None
         if estimate is None:
             return None
         plan.settings = replace(plan.settings, drift_sd=estimate.drift_sd,

@@ -37,6 +37,7 @@ from accelbench.report.ops import ops_markdown
 from accelbench.report.plots import make_plots, require_matplotlib
 from accelbench.report.tables import fmt_time
 from accelbench.results import atomic, load_samples, read_meta
+from accelbench.results.rundir import shareable_command
 from accelbench.results.schema import as_float
 
 __all__ = ["INDEX_NOTE", "publish", "render_index", "render_readme", "write_index"]
@@ -294,7 +295,9 @@ def publish(run_dir: str | os.PathLike[str], results_dir: str | os.PathLike[str]
 def _write_folder(folder: Path, meta: Mapping[str, Any], frame: pd.DataFrame,
                   samples: pd.DataFrame) -> None:
     """The published files of a run: its data, plots and README."""
-    atomic.write_text(folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    # runs recorded before commands were made shareable may still name a local folder
+    public = {**meta, "command": shareable_command(meta.get("command") or [])}
+    atomic.write_text(folder / "meta.json", json.dumps(public, indent=2, sort_keys=True) + "\n")
     atomic.write_frame(folder / "results.parquet", frame)
     atomic.write_frame(folder / "samples.parquet", samples)
     atomic.write_frame(folder / "results.csv", frame)

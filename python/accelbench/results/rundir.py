@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from accelbench.kinds import Event
 from accelbench.results import atomic
 from accelbench.results.schema import fingerprints_frame, results_frame, samples_frame
 
-__all__ = ["Annotate", "RunDir", "read_meta"]
+__all__ = ["LOCAL_PATH_OPTIONS", "Annotate", "RunDir", "read_meta", "shareable_command"]
 
 #: Adds derived columns to a results table before it is written (the roofline annotation).
 Annotate = Callable[[pd.DataFrame], pd.DataFrame]
@@ -177,6 +177,25 @@ class RunDir:
         atomic.write_frame(self.path / "samples.parquet", samples_frame(done.values()))
         atomic.write_frame(self.path / "fingerprints.parquet", fingerprints_frame(done.values()))
         return frame
+
+
+#: Options whose value is a place on the machine that ran the command, not part of what ran.
+LOCAL_PATH_OPTIONS = ("--out", "--results")
+
+
+def shareable_command(argv: Sequence[str]) -> list[str]:
+    """``argv`` as a run records it for others: without :data:`LOCAL_PATH_OPTIONS` and their
+    values (where the output went on that machine changes no figure)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in LOCAL_PATH_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{o}=" for o in LOCAL_PATH_OPTIONS)):
+            out.append(arg)
+    return out
 
 
 def read_meta(path: Path) -> dict[str, Any]:
